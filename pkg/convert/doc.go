@@ -1,0 +1,16 @@
+// Package convert turns disk images of every format goldimage imports (raw, ISO, qcow2, VMDK, VHD,
+// VHDX, optionally wrapped in gzip, xz, zstd or bzip2) into sparse raw files or block devices, and
+// writes qcow2 images for registry pushes.
+//
+// The entry points are:
+//   - Detect, DetectCompression and DetectFormat: recognize a source from its first HeaderLen bytes;
+//   - NewDecompressor: unwrap a compressed stream with an output limit against bombs;
+//   - Open: open a random-access source (file, HTTP range reader, scratch file) as an Image;
+//   - WriteRaw: copy an Image to a sparse raw file or a block device in parallel;
+//   - WriteRawFromStream: the same for an io.Reader, spilling to a scratch directory only for
+//     formats that need random access;
+//   - WriteQcow2: write an Image as qcow2 v3, optionally with compressed clusters.
+//
+// Errors caused by the input (unknown format, backing file, encryption, corruption, size limits)
+// match ErrBadInput with errors.Is; anything else is an I/O or context error worth retrying.
+package convert

@@ -1,0 +1,92 @@
+package vhdx
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+
+	"github.com/lima-vm/go-qcow2reader/image"
+)
+
+// Type is the image type Image reports.
+const Type = image.Type("vhdx")
+
+// Image is an opened VHDX; it implements image.Image and is safe for concurrent use.
+type Image struct {
+	ra         io.ReaderAt
+	fileSize   int64
+	size       int64
+	blockSize  int64
+	chunkRatio int64    // payload blocks per sector bitmap block
+	bat        []uint64 // interleaved payload and sector bitmap entries
+}
+
+var _ image.Image = (*Image)(nil)
+
+// Open reads the headers, region table, metadata and BAT of a VHDX of size bytes. Differencing
+// disks, logs needing replay and other refusals wrap ErrUnsupported; files of another format
+// wrap image.ErrWrongType.
+func Open(ra io.ReaderAt, size int64, opts ...Option) (*Image, error) {
+	c := newConfig(opts)
+	if err := wrongType(ra, size); err != nil {
+		return nil, err
+	}
+	h, err := readHeader(ra)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkLog(ra, size, h); err != nil {
+		return nil, err
+	}
+	batRegion, metaRegion, err := readRegions(ra, size)
+	if err != nil {
+		return nil, err
+	}
+	m, err := readMetadata(ra, metaRegion)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.checkSize(m.virtualSize); err != nil {
+		return nil, err
+	}
+	img := &Image{ra: ra, fileSize: size, size: m.virtualSize, blockSize: m.blockSize,
+		chunkRatio: (1 << 23) * m.sectorSize / m.blockSize}
+	return img, img.loadBAT(batRegion, c)
+}
+
+func (img *Image) loadBAT(r region, c config) error {
+	blocks := (img.size + img.blockSize - 1) / img.blockSize
+	n := blocks + (blocks-1)/img.chunkRatio
+	if n*8 > r.length {
+		return fmt.Errorf("vhdx: BAT region of %d bytes cannot hold %d entries", r.length, n)
+	}
+	if n*8 > c.maxTableBytes {
+		return fmt.Errorf("vhdx: BAT of %d bytes exceeds the table limit of %d bytes: %w", n*8, c.maxTableBytes, ErrUnsupported)
+	}
+	raw := make([]byte, n*8)
+	if _, err := img.ra.ReadAt(raw, r.offset); err != nil {
+		return fmt.Errorf("vhdx: read BAT: %w", err)
+	}
+	img.bat = make([]uint64, n)
+	for i := range img.bat {
+		img.bat[i] = binary.LittleEndian.Uint64(raw[8*i:])
+	}
+	return nil
+}
+
+// Type returns "vhdx".
+func (img *Image) Type() image.Type { return Type }
+
+// Size returns the virtual size in bytes.
+func (img *Image) Size() int64 { return img.size }
+
+// Readable returns nil: Open refuses every image this package cannot read.
+func (img *Image) Readable() error { return nil }
+
+// Close closes the underlying reader if it is an io.Closer.
+func (img *Image) Close() error {
+	if c, ok := img.ra.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}

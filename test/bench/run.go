@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// format is one source image the comparison converts.
+type format struct {
+	name     string
+	qemuFmt  string
+	makeArgs []string // qemu-img convert options creating it from the raw source
+}
+
+var formats = []format{
+	{"raw", "raw", nil},
+	{"qcow2", "qcow2", []string{"-O", "qcow2"}},
+	{"qcow2-zlib", "qcow2", []string{"-O", "qcow2", "-c"}},
+	{"qcow2-zstd", "qcow2", []string{"-O", "qcow2", "-c", "-o", "compression_type=zstd"}},
+	{"vmdk-stream", "vmdk", []string{"-O", "vmdk", "-o", "subformat=streamOptimized"}},
+	{"vhdx", "vhdx", []string{"-O", "vhdx"}},
+}
+
+// measurement is one process run.
+type measurement struct {
+	wall  time.Duration
+	cpu   time.Duration // user + system
+	rssKB int64
+	err   error
+}
+
+func runCmd(args []string) error {
+	fs := flag.NewFlagSet("run", flag.ExitOnError)
+	dir := fs.String("dir", "", "work directory (default: a new temporary directory, removed afterwards)")
+	size := fs.String("size", "4G", "virtual size")
+	data := fs.String("data", "1G", "bytes of data in the image")
+	repeat := fs.Int("repeat", 3, "runs per side; the fastest counts")
+	_ = fs.Parse(args)
+	vsize, err1 := parseSize(*size)
+	dsize, err2 := parseSize(*data)
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "goldimage-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		*dir = d
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	src := filepath.Join(*dir, "source.raw")
+	fmt.Printf("generating %s virtual / %s data in %s\n", *size, *data, *dir)
+	if err := generate(src, vsize, dsize); err != nil {
+		return err
+	}
+	fmt.Println("time: wall clock of the fastest run; cpu: user+system of that run; speedup: qemu-img time / goldimage time")
+	fmt.Printf("%-12s %9s %9s %8s %9s %9s %8s %9s %9s  %s\n", "format", "qemu", "ours", "speedup",
+		"qemu cpu", "our cpu", "cpu x", "qemu RSS", "our RSS", "output")
+	for _, f := range formats {
+		if err := compare(self, *dir, src, f, *repeat); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// compare builds f from src, converts it with both tools and prints one table row.
+func compare(self, dir, src string, f format, repeat int) error {
+	in := src
+	if f.makeArgs != nil {
+		in = filepath.Join(dir, "source."+f.name)
+		args := append(append([]string{"convert", "-m", "16", "-W"}, f.makeArgs...), src, in)
+		if out, err := exec.Command("qemu-img", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("make %s: %v: %s", f.name, err, out)
+		}
+		defer os.Remove(in)
+	}
+	qemuOut, ourOut := filepath.Join(dir, "qemu.raw"), filepath.Join(dir, "ours.raw")
+	defer os.Remove(qemuOut)
+	defer os.Remove(ourOut)
+	var q, o measurement
+	for i := range max(repeat, 1) { // alternate the tools so background load hits both alike
+		q = better(q, run(qemuOut, "qemu-img", "convert", "-f", f.qemuFmt, "-O", "raw", in, qemuOut), i)
+		o = better(o, run(ourOut, self, "convert", "-src", in, "-dst", ourOut), i)
+	}
+	if q.err != nil {
+		return fmt.Errorf("qemu-img on %s: %w", f.name, q.err)
+	}
+	if o.err != nil {
+		fmt.Printf("%-12s %9s %9s %8s %9s %9s %8s %9s %9s  %s\n", f.name, round(q.wall), "-", "-", round(q.cpu), "-", "-",
+			kb(q.rssKB), "-", "error: "+o.err.Error())
+		return nil
+	}
+	verdict := "identical"
+	if err := sameContent(qemuOut, ourOut); err != nil {
+		verdict = "DIFFERS: " + err.Error()
+	}
+	fmt.Printf("%-12s %9s %9s %7.2fx %9s %9s %7.2fx %9s %9s  %s\n", f.name, round(q.wall), round(o.wall),
+		q.wall.Seconds()/o.wall.Seconds(), round(q.cpu), round(o.cpu), q.cpu.Seconds()/max(o.cpu.Seconds(), 0.001),
+		kb(q.rssKB), kb(o.rssKB), verdict)
+	return nil
+}
+
+// better keeps the faster of two runs; an error in any run is kept so it gets reported.
+func better(kept, cur measurement, i int) measurement {
+	switch {
+	case i == 0 || cur.err != nil && kept.err == nil:
+		return cur
+	case kept.err != nil || kept.wall <= cur.wall:
+		return kept
+	}
+	return cur
+}
+
+// run measures one conversion. The previous output is removed and dirty pages are flushed first,
+// so neither tool pays for truncating the other run's file or for its writeback.
+func run(out, name string, args ...string) measurement {
+	_ = os.Remove(out)
+	syscall.Sync()
+	var stderr bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	m := measurement{wall: time.Since(start)}
+	if err != nil {
+		m.err = fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
+		return m
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		m.rssKB = ru.Maxrss
+	}
+	m.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	return m
+}
+
+// generate writes a sparse raw image: data is spread as 1 MiB chunks of word-like text mixed
+// with random bytes (about 2-3x compressible), holes everywhere else.
+func generate(path string, vsize, dsize int64) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Truncate(vsize); err != nil {
+		return err
+	}
+	const chunk = 1 << 20
+	chunks := vsize / chunk
+	every := max(chunks/max(dsize/chunk, 1), 1)
+	rng := rand.New(rand.NewPCG(7, 11))
+	words := []string{"kernel ", "systemd ", "\x00\x00\x00\x00", "lib64 ", "usr/share/doc ", "ELF\x02\x01", "\xff\xff\xff\xff", "config "}
+	buf := make([]byte, chunk)
+	for c := int64(0); c < chunks; c += every {
+		for i := 0; i < len(buf); {
+			if rng.IntN(4) == 0 {
+				end := min(i+64, len(buf))
+				for ; i < end; i++ {
+					buf[i] = byte(rng.Uint32())
+				}
+				continue
+			}
+			i += copy(buf[i:], words[rng.IntN(len(words))])
+		}
+		if _, err := f.WriteAt(buf, c*chunk); err != nil {
+			return err
+		}
+	}
+	return f.Sync()
+}
+
+// sameContent compares two files block by block.
+func sameContent(a, b string) error {
+	fa, err := os.Open(a)
+	if err != nil {
+		return err
+	}
+	defer fa.Close()
+	fb, err := os.Open(b)
+	if err != nil {
+		return err
+	}
+	defer fb.Close()
+	ba, bb := make([]byte, 4<<20), make([]byte, 4<<20)
+	for off := int64(0); ; off += int64(len(ba)) {
+		na, ea := io.ReadFull(fa, ba)
+		nb, _ := io.ReadFull(fb, bb)
+		if na != nb || !bytes.Equal(ba[:na], bb[:nb]) {
+			return fmt.Errorf("first difference in the 4 MiB block at %d", off)
+		}
+		if ea != nil {
+			return nil
+		}
+	}
+}
+
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "G"):
+		mult, s = 1<<30, strings.TrimSuffix(s, "G")
+	case strings.HasSuffix(s, "M"):
+		mult, s = 1<<20, strings.TrimSuffix(s, "M")
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("size %q: %w", s, err)
+	}
+	return n * mult, nil
+}
+
+func round(d time.Duration) string { return d.Round(10 * time.Millisecond).String() }
+
+func kb(k int64) string { return fmt.Sprintf("%d MiB", k/1024) }
