@@ -1,0 +1,146 @@
+// Command cron-controller reconciles CDI's DataImportCron, DataVolume and DataSource kinds
+// (cdi.kubevirt.io/v1beta1) in a cluster, or with --local DIR runs the DataImportCron manifests in DIR
+// against a directory store without a cluster.
+//
+// Usage:
+//
+//	cron-controller [--importer-image IMAGE] [--metrics-bind-address :8080] [--leader-elect]
+//	cron-controller --local DIR [--store DIR] [--once]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/goldimage/goldimage/pkg/contract"
+	"github.com/goldimage/goldimage/pkg/cron"
+	"github.com/goldimage/goldimage/pkg/importer"
+	"github.com/goldimage/goldimage/pkg/localmode"
+	"github.com/goldimage/goldimage/pkg/registry"
+)
+
+// options are the command-line settings of both modes.
+type options struct {
+	local, store string
+	once         bool
+
+	importerImage string
+	pullPolicy    string
+	metricsAddr   string
+	probeAddr     string
+	leaderElect   bool
+	maxRestarts   int
+	jitter        time.Duration
+	shareWindow   time.Duration
+	insecure      string
+	caRoot        string
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "cron-controller:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if o.local != "" {
+		err = runLocal(ctx, o, stdout)
+	} else {
+		err = runCluster(ctx, o)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "cron-controller:", err)
+		return 1
+	}
+	return 0
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("cron-controller", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.local, "local", "", "run without a cluster on the DataImportCron manifests in this directory")
+	fs.StringVar(&o.store, "store", "", "local mode: store directory (default <local>/store)")
+	fs.BoolVar(&o.once, "once", false, "local mode: run one forced poll/import round and exit")
+	fs.StringVar(&o.importerImage, "importer-image", os.Getenv("IMPORTER_IMAGE"), "importer pod image (default $IMPORTER_IMAGE)")
+	fs.StringVar(&o.pullPolicy, "importer-pull-policy", "IfNotPresent", "importer image pull policy")
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "metrics address; 0 disables")
+	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "health probe address; 0 disables")
+	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader among replicas")
+	fs.IntVar(&o.maxRestarts, "max-importer-restarts", 3, "retries of a retryable importer failure")
+	fs.DurationVar(&o.jitter, "poll-jitter", 10*time.Second, "maximum jitter added to scheduled polls")
+	fs.DurationVar(&o.shareWindow, "poll-share-window", 30*time.Second, "identical polls within this window share one registry request")
+	fs.StringVar(&o.insecure, "insecure-registries", "", "comma-separated registry hosts reached over plain HTTP or unverified TLS")
+	fs.StringVar(&o.caRoot, "ca-dir", filepath.Join(os.TempDir(), "goldimage-ca"), "directory for registry CA bundles read from ConfigMaps")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if o.local == "" && (o.store != "" || o.once) {
+		return o, errors.New("--store and --once need --local")
+	}
+	if o.local == "" && o.importerImage == "" {
+		return o, errors.New("no importer image: set --importer-image or $IMPORTER_IMAGE")
+	}
+	if o.store == "" && o.local != "" {
+		o.store = filepath.Join(o.local, "store")
+	}
+	return o, nil
+}
+
+// newPoller builds the shared digest poller over pkg/registry.
+func newPoller(o options) *cron.Poller {
+	var base []registry.Option
+	if o.insecure != "" {
+		base = append(base, registry.WithInsecureRegistries(strings.Split(o.insecure, ",")...))
+	}
+	return cron.NewPoller(cron.RegistryResolvers(o.caRoot, base...), cron.WithShareWindow(o.shareWindow))
+}
+
+func runLocal(ctx context.Context, o options, stdout io.Writer) error {
+	crons, err := localmode.LoadCrons(o.local)
+	if err != nil {
+		return err
+	}
+	if len(crons) == 0 {
+		return fmt.Errorf("no DataImportCron manifests in %s", o.local)
+	}
+	scratch, err := os.MkdirTemp("", "cron-controller-scratch-")
+	if err != nil {
+		return fmt.Errorf("scratch directory: %w", err)
+	}
+	defer os.RemoveAll(scratch)
+	r := localmode.New(o.store, newPoller(o), inProcessImporter{scratch: scratch}, localmode.WithForce(o.once), localmode.WithLog(stdout))
+	if o.once {
+		_, err := r.Round(ctx, crons)
+		return err
+	}
+	return r.Run(ctx, crons)
+}
+
+// inProcessImporter runs pkg/importer in this process (local mode).
+type inProcessImporter struct{ scratch string }
+
+// Import streams source into dest as a sparse raw file.
+func (i inProcessImporter) Import(ctx context.Context, source, dest string) (contract.Termination, error) {
+	return importer.Run(ctx, importer.Config{Source: source, Dest: dest, ScratchDir: i.scratch})
+}

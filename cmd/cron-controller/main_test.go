@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/goldimage/goldimage/pkg/cron"
+	"github.com/goldimage/goldimage/pkg/localmode"
+	"github.com/goldimage/goldimage/pkg/registry/registrytest"
+)
+
+func TestFlagErrors(t *testing.T) {
+	t.Setenv("IMPORTER_IMAGE", "")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--once"}, "need --local"},
+		{[]string{"--store", "x"}, "need --local"},
+		{[]string{}, "no importer image"},
+		{[]string{"--local", "x", "extra"}, "unexpected arguments"},
+		{[]string{"--bogus"}, "bogus"},
+	} {
+		var stderr bytes.Buffer
+		if code := run(tc.args, &bytes.Buffer{}, &stderr); code != 2 || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("run(%q) = %d, stderr %q; want 2 and %q", tc.args, code, stderr.String(), tc.want)
+		}
+	}
+}
+
+func TestLocalErrors(t *testing.T) {
+	empty := t.TempDir()
+	for _, tc := range []struct {
+		dir, want string
+	}{
+		{filepath.Join(empty, "missing"), "manifest directory"},
+		{empty, "no DataImportCron manifests"},
+	} {
+		var stderr bytes.Buffer
+		if code := run([]string{"--local", tc.dir, "--once"}, &bytes.Buffer{}, &stderr); code != 1 || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("--local %s: exit %d, stderr %q; want 1 and %q", tc.dir, code, stderr.String(), tc.want)
+		}
+	}
+}
+
+// TestLocalOnce runs the command the way `make demo` does: one round against a real registry.
+func TestLocalOnce(t *testing.T) {
+	reg := registrytest.New(t, registrytest.WithAuth(registrytest.Anonymous))
+	disk := make([]byte, 128<<10)
+	if _, err := rand.Read(disk); err != nil {
+		t.Fatal(err)
+	}
+	digest := reg.PushDisk(t, "demo/cirros:latest", disk)
+	dir := t.TempDir()
+	manifest := "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataImportCron\nmetadata: {name: cirros-cron, namespace: demo}\n" +
+		"spec: {schedule: \"@hourly\", managedDataSource: cirros, template: {spec: {source: {registry: {url: \"docker://" +
+		reg.Ref("demo/cirros:latest") + "\"}}}}}\n"
+	if err := os.WriteFile(filepath.Join(dir, "cirros.yaml"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	store := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"--local", dir, "--store", store, "--once"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	got, err := os.ReadFile(filepath.Join(store, "demo", "cirros", "current"))
+	if err != nil || !bytes.Equal(got, disk) {
+		t.Fatalf("current holds %d bytes (%v), want the pushed disk", len(got), err)
+	}
+	if want := cron.ImportName("cirros", digest); !strings.Contains(stdout.String(), want) {
+		t.Errorf("output %q does not mention import %s", stdout.String(), want)
+	}
+}
+
+func TestExamplesLoad(t *testing.T) {
+	crons, err := localmode.LoadCrons("../../examples/local")
+	if err != nil || len(crons) == 0 {
+		t.Fatalf("examples/local: %d crons, %v", len(crons), err)
+	}
+	for _, c := range crons {
+		if _, err := cron.Validate(c); err != nil {
+			t.Errorf("example %s: %v", c.Name, err)
+		}
+	}
+	crons, err = localmode.LoadCrons("../../examples/cluster")
+	if err != nil || len(crons) == 0 {
+		t.Fatalf("examples/cluster: %d crons, %v", len(crons), err)
+	}
+}

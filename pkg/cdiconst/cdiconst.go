@@ -1,0 +1,73 @@
+package cdiconst
+
+// Labels and annotations shared with CDI.
+const (
+	LabelDataImportCron      = "cdi.kubevirt.io/dataImportCron"                     // on DataVolumes and DataSources: the owning cron's name
+	AnnSourceDesiredDigest   = "cdi.kubevirt.io/storage.import.sourceDesiredDigest" // on a cron: the newest digest polled
+	AnnLastCronTime          = "cdi.kubevirt.io/storage.import.lastCronTime"        // on a cron: CDI's trigger; a changed value forces a poll
+	AnnImmediateBinding      = "cdi.kubevirt.io/storage.bind.immediate.requested"   // on a DataVolume: bind its PVC without a consumer
+	AnnDataImportCronCleanup = "cdi.kubevirt.io/dataImportCronCleanup"              // reserved by CDI; not written by goldimage
+	FinalizerDataImportCron  = "cdi.kubevirt.io/dataImportCronFinalizer"            // on a cron: cleans up per retentionPolicy
+)
+
+// goldimage's own annotations.
+const (
+	AnnImportTime       = "goldimage.io/import-time"         // on a DataVolume: RFC 3339 time its import succeeded; GC orders by it
+	AnnReconcileRequest = "goldimage.io/reconcile-requested" // on a cron: a changed value forces a poll and retries a failed import
+	AnnHandledRequest   = "goldimage.io/reconcile-handled"   // on a cron: the last trigger value acted on (reconcile or CDI trigger)
+	AnnDigest           = "goldimage.io/digest"              // on a DataVolume created by a cron: the digest it imports
+)
+
+// DataImportCron condition reasons (CDI's names where CDI has one).
+const (
+	ReasonNoImport          = "NoImport"          // Progressing False: nothing being imported
+	ReasonImportScheduled   = "ImportScheduled"   // Progressing False: the import pod is waiting to run
+	ReasonImportProgressing = "ImportProgressing" // Progressing True: the import pod is running
+	ReasonUpToDate          = "UpToDate"          // UpToDate True: the newest digest is imported
+	ReasonOutdated          = "Outdated"          // UpToDate False: the newest digest is not imported (yet)
+	ReasonImportFailed      = "ImportFailed"      // Progressing False: the import of the newest digest failed
+	ReasonInvalidSpec       = "InvalidSpec"       // UpToDate False: the spec cannot work; fixed only by editing it (no retry)
+	ReasonPollFailed        = "PollFailed"        // UpToDate False: the registry could not be asked for the digest (retried)
+	ReasonDataSourceManaged = "ErrDataSourceAlreadyManaged"
+)
+
+// DataVolume and DataSource condition reasons (CDI's names).
+const (
+	ReasonBound            = "Bound"             // Bound True: the PVC is bound
+	ReasonPending          = "Pending"           // Bound or Running False: waiting
+	ReasonClaimLost        = "ClaimLost"         // Bound False: the PVC lost its volume
+	ReasonPodRunning       = "Pod is running"    // Running True (CDI's literal reason)
+	ReasonCompleted        = "Completed"         // Running False: the import finished
+	ReasonError            = "Error"             // Running False: the import failed
+	ReasonUnsupported      = "UnsupportedSource" // Ready False: a source goldimage does not import
+	ReasonDataSourceReady  = "Ready"             // DataSource Ready True
+	ReasonNoSource         = "NoSource"          // DataSource Ready False: no source set
+	ReasonNotFound         = "NotFound"          // DataSource Ready False: the source PVC does not exist
+	ReasonSourceInProgress = "ImportInProgress"  // DataSource Ready False: the source DataVolume is still importing
+)
+
+// Event reasons.
+const (
+	EventImportCreated    = "ImportCreated"   // a cron created a DataVolume for a new digest
+	EventImportSucceeded  = "ImportSucceeded" // a DataVolume finished importing
+	EventImportFailed     = "ImportFailed"    // an import failed; the message names the cause
+	EventDataSourceMoved  = "DataSourceUpdated"
+	EventGarbageCollected = "ImportDeleted"
+	EventPollFailed       = "PollFailed"
+	EventInvalidSpec      = "InvalidSpec"
+	EventForeignSource    = ReasonDataSourceManaged
+	EventImporterRestart  = "ImporterRestarted"
+)
+
+// Metric names.
+const (
+	MetricCronOutdated = "kubevirt_cdi_dataimportcron_outdated" // gauge per cron: 1 while its newest digest is not imported
+)
+
+// Names of things the controllers create.
+const (
+	ImporterPodPrefix  = "importer-" // importer pod name: prefix + DataVolume name (as CDI)
+	ImporterContainer  = "importer"
+	DefaultImportsKeep = 3 // importsToKeep when the cron leaves it unset (as CDI)
+	DigestNameLength   = 12
+)

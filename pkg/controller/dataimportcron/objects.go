@@ -1,0 +1,106 @@
+package dataimportcron
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/goldimage/goldimage/pkg/cdiconst"
+	"github.com/goldimage/goldimage/pkg/cron"
+)
+
+// newImportDataVolume builds the DataVolume importing digest for cron c, from its template.
+func newImportDataVolume(c *cdiv1.DataImportCron, im cron.Import) (*cdiv1.DataVolume, error) {
+	url, err := cron.PinDigest(cron.SourceURL(c), im.Digest)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := c.Spec.Template.DeepCopy()
+	dv := &cdiv1.DataVolume{
+		ObjectMeta: metav1.ObjectMeta{Name: im.Name, Namespace: c.Namespace,
+			Labels: tmpl.Labels, Annotations: tmpl.Annotations},
+		Spec: tmpl.Spec,
+	}
+	if dv.Labels == nil {
+		dv.Labels = map[string]string{}
+	}
+	if dv.Annotations == nil {
+		dv.Annotations = map[string]string{}
+	}
+	dv.Labels[cdiconst.LabelDataImportCron] = c.Name
+	dv.Annotations[cdiconst.AnnDigest] = im.Digest
+	dv.Annotations[cdiconst.AnnImmediateBinding] = "true"
+	dv.Spec.Source.Registry.URL = &url
+	return dv, nil
+}
+
+// importOf describes a DataVolume for the decision core.
+func importOf(dv *cdiv1.DataVolume) cron.Import {
+	im := cron.Import{Name: dv.Name, Digest: dv.Annotations[cdiconst.AnnDigest], Phase: cron.PhasePending}
+	switch dv.Status.Phase {
+	case cdiv1.Succeeded:
+		im.Phase = cron.PhaseSucceeded
+		if t, err := time.Parse(time.RFC3339Nano, dv.Annotations[cdiconst.AnnImportTime]); err == nil {
+			im.ImportTime = t
+		}
+	case cdiv1.Failed:
+		im.Phase = cron.PhaseFailed
+		im.Message = "import failed"
+		for _, c := range dv.Status.Conditions {
+			if c.Type == cdiv1.DataVolumeRunning && c.Message != "" {
+				im.Message = c.Message
+			}
+		}
+	case cdiv1.ImportInProgress:
+		im.Phase = cron.PhaseRunning
+	}
+	return im
+}
+
+// credentials reads the cron's registry secret (CDI's accessKeyId/secretKey) and CA ConfigMap.
+func credentials(ctx context.Context, c client.Reader, cr *cdiv1.DataImportCron) (cron.Credentials, error) {
+	var creds cron.Credentials
+	reg := cr.Spec.Template.Spec.Source.Registry
+	if name := ptr.Deref(reg.SecretRef, ""); name != "" {
+		sec := &corev1.Secret{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: cr.Namespace, Name: name}, sec); err != nil {
+			return creds, fmt.Errorf("registry secret %s: %w", name, err)
+		}
+		creds.Username, creds.Password = string(sec.Data["accessKeyId"]), string(sec.Data["secretKey"])
+	}
+	if name := ptr.Deref(reg.CertConfigMap, ""); name != "" {
+		cm := &corev1.ConfigMap{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: cr.Namespace, Name: name}, cm); err != nil {
+			return creds, fmt.Errorf("registry CA ConfigMap %s: %w", name, err)
+		}
+		keys := make([]string, 0, len(cm.Data))
+		for k := range cm.Data {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var pem strings.Builder
+		for _, k := range keys {
+			pem.WriteString(cm.Data[k])
+			pem.WriteByte('\n')
+		}
+		creds.CACerts = pem.String()
+	}
+	return creds, nil
+}
+
+// dataSourceTarget returns the PVC name ds points at when it is in the cron's namespace, else "".
+func dataSourceTarget(ds *cdiv1.DataSource, ns string) string {
+	pvc := ds.Spec.Source.PVC
+	if pvc == nil || (pvc.Namespace != "" && pvc.Namespace != ns) {
+		return ""
+	}
+	return pvc.Name
+}

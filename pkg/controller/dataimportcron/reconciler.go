@@ -1,0 +1,245 @@
+package dataimportcron
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/client-go/tools/record"
+	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/goldimage/goldimage/pkg/cdiconst"
+	"github.com/goldimage/goldimage/pkg/cron"
+)
+
+// Poller resolves digests, sharing identical polls; *cron.Poller implements it.
+type Poller interface {
+	Digest(ctx context.Context, ref string, creds cron.Credentials) (string, error)  // may reuse a poll of this tick
+	Refresh(ctx context.Context, ref string, creds cron.Credentials) (string, error) // asks the registry now
+}
+
+// Reconciler reconciles DataImportCrons.
+type Reconciler struct {
+	client      client.Client
+	reader      client.Reader
+	recorder    record.EventRecorder
+	poller      Poller
+	jitter      time.Duration
+	pollTimeout time.Duration
+	workers     int
+	now         func() time.Time
+}
+
+// Option configures a Reconciler.
+type Option func(*Reconciler)
+
+// WithJitter sets the maximum jitter added to the next scheduled poll; default 10s. Keep it below the
+// poller's share window so crons on one schedule still share their polls.
+func WithJitter(d time.Duration) Option { return func(r *Reconciler) { r.jitter = d } }
+
+// WithReader sets the reader for Secrets and ConfigMaps (registry credentials and CA bundles); default the
+// client. Pass the manager's API reader so the cache does not watch every Secret in the cluster.
+func WithReader(rd client.Reader) Option { return func(r *Reconciler) { r.reader = rd } }
+
+// WithWorkers sets how many crons are reconciled concurrently; default 4.
+func WithWorkers(n int) Option { return func(r *Reconciler) { r.workers = n } }
+
+// WithPollTimeout bounds one digest poll; default 30s.
+func WithPollTimeout(d time.Duration) Option { return func(r *Reconciler) { r.pollTimeout = d } }
+
+// New returns a Reconciler polling through p.
+func New(c client.Client, recorder record.EventRecorder, p Poller, opts ...Option) *Reconciler {
+	r := &Reconciler{client: c, reader: c, recorder: recorder, poller: p, jitter: 10 * time.Second, pollTimeout: 30 * time.Second, workers: 4, now: time.Now}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// SetupWithManager watches DataImportCrons and the DataVolumes labelled with a cron's name.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	toCron := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+		name, ok := o.GetLabels()[cdiconst.LabelDataImportCron]
+		if !ok {
+			return nil
+		}
+		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: name}}}
+	})
+	return ctrl.NewControllerManagedBy(mgr).Named("dataimportcron").For(&cdiv1.DataImportCron{}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.workers}).
+		Watches(&cdiv1.DataVolume{}, toCron).Watches(&cdiv1.DataSource{}, toCron).
+		Complete(r)
+}
+
+// Reconcile fetches the cron, handles deletion, runs the phases and writes the cron once at the end (the
+// DataImportCron CRD has no status subresource, as in CDI).
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	c := &cdiv1.DataImportCron{}
+	if err := r.client.Get(ctx, req.NamespacedName, c); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !c.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.finalize(ctx, c)
+	}
+	if controllerutil.AddFinalizer(c, cdiconst.FinalizerDataImportCron) {
+		if err := r.client.Update(ctx, c); err != nil {
+			return ctrl.Result{}, fmt.Errorf("add finalizer to DataImportCron %s: %w", req, err)
+		}
+	}
+	before := c.DeepCopy()
+	res, err := r.reconcile(ctx, c)
+	if !equality.Semantic.DeepEqual(before.Status, c.Status) || !equality.Semantic.DeepEqual(before.Annotations, c.Annotations) {
+		if uerr := r.client.Update(ctx, c); uerr != nil {
+			return ctrl.Result{}, errors.Join(err, fmt.Errorf("update DataImportCron %s: %w", req, uerr))
+		}
+	}
+	r.conditionEvents(before, c)
+	if up := condition(c, cdiv1.DataImportCronUpToDate); up != nil {
+		setOutdated(c, up.Status == corev1.ConditionTrue)
+	}
+	return res, err
+}
+
+// state is what one reconcile observed and decided.
+type state struct {
+	schedule cron.Schedule
+	imports  map[string]*cdiv1.DataVolume
+	dying    map[string]bool   // DataVolumes being deleted
+	ds       *cdiv1.DataSource // nil when missing
+	foreign  bool              // ds is managed by another cron
+	polled   bool
+}
+
+func (r *Reconciler) reconcile(ctx context.Context, c *cdiv1.DataImportCron) (ctrl.Result, error) {
+	var st state
+	var err error
+	if st.schedule, err = cron.Validate(c); err != nil {
+		stall := cron.Condition{Reason: cdiconst.ReasonInvalidSpec, Message: err.Error()}
+		setCondition(c, cdiv1.DataImportCronUpToDate, stall)
+		setCondition(c, cdiv1.DataImportCronProgressing, stall)
+		return ctrl.Result{}, nil // only an edit fixes it; the edit triggers a reconcile
+	}
+	if err := r.observe(ctx, c, &st); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.poll(ctx, c, &st); err != nil {
+		return ctrl.Result{}, err
+	}
+	plan := cron.Decide(r.input(c, &st))
+	waiting, err := r.apply(ctx, c, &st, plan)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	r.writeStatus(c, &st, plan)
+	if waiting {
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+	}
+	if after := cron.RequeueAfter(st.schedule, lastPoll(c), r.now(), c.Namespace+"/"+c.Name, r.jitter); after > 0 {
+		return ctrl.Result{RequeueAfter: after}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// observe lists the cron's DataVolumes and reads its DataSource.
+func (r *Reconciler) observe(ctx context.Context, c *cdiv1.DataImportCron, st *state) error {
+	var dvs cdiv1.DataVolumeList
+	if err := r.client.List(ctx, &dvs, client.InNamespace(c.Namespace), client.MatchingLabels{cdiconst.LabelDataImportCron: c.Name}); err != nil {
+		return fmt.Errorf("list DataVolumes of DataImportCron %s: %w", c.Name, err)
+	}
+	st.imports = make(map[string]*cdiv1.DataVolume, len(dvs.Items))
+	st.dying = map[string]bool{}
+	for i := range dvs.Items {
+		if dvs.Items[i].DeletionTimestamp.IsZero() {
+			st.imports[dvs.Items[i].Name] = &dvs.Items[i]
+		} else {
+			st.dying[dvs.Items[i].Name] = true
+		}
+	}
+	ds := &cdiv1.DataSource{}
+	err := r.client.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.Spec.ManagedDataSource}, ds)
+	switch {
+	case err == nil:
+		st.ds = ds
+		owner, labelled := ds.Labels[cdiconst.LabelDataImportCron]
+		st.foreign = labelled && owner != c.Name
+	case client.IgnoreNotFound(err) != nil:
+		return fmt.Errorf("get DataSource %s: %w", c.Spec.ManagedDataSource, err)
+	}
+	return nil
+}
+
+// trigger is the value of the forcing annotations; a change from the handled value forces a poll.
+func trigger(c *cdiv1.DataImportCron) string {
+	return c.Annotations[cdiconst.AnnReconcileRequest] + "|" + c.Annotations[cdiconst.AnnLastCronTime]
+}
+
+func forced(c *cdiv1.DataImportCron) bool {
+	handled, ok := c.Annotations[cdiconst.AnnHandledRequest]
+	return trigger(c) != "|" && (!ok || handled != trigger(c))
+}
+
+func lastPoll(c *cdiv1.DataImportCron) time.Time {
+	if c.Status.LastExecutionTimestamp == nil {
+		return time.Time{}
+	}
+	return c.Status.LastExecutionTimestamp.Time
+}
+
+// poll resolves the digest when the schedule or a trigger says so and records it on the cron.
+func (r *Reconciler) poll(ctx context.Context, c *cdiv1.DataImportCron, st *state) error {
+	force := forced(c)
+	if !cron.PollDue(st.schedule, lastPoll(c), r.now(), force) {
+		return nil
+	}
+	resolve := r.poller.Digest
+	if force {
+		resolve = r.poller.Refresh
+	}
+	creds, err := credentials(ctx, r.reader, c)
+	if err == nil {
+		pctx, cancel := context.WithTimeout(ctx, r.pollTimeout)
+		var digest string
+		digest, err = resolve(pctx, cron.TrimScheme(cron.SourceURL(c)), creds)
+		cancel()
+		if err == nil {
+			pollsTotal.WithLabelValues("ok").Inc()
+			setAnnotation(c, cdiconst.AnnSourceDesiredDigest, digest)
+			c.Status.LastExecutionTimestamp = ptrTime(r.now())
+			st.polled = true
+			return nil
+		}
+	}
+	pollsTotal.WithLabelValues("error").Inc()
+	setCondition(c, cdiv1.DataImportCronUpToDate, cron.Condition{Reason: cdiconst.ReasonPollFailed, Message: err.Error()})
+	return err
+}
+
+func (r *Reconciler) input(c *cdiv1.DataImportCron, st *state) cron.Input {
+	in := cron.Input{
+		Source:            c.Spec.ManagedDataSource,
+		Digest:            c.Annotations[cdiconst.AnnSourceDesiredDigest],
+		ForeignDataSource: st.foreign,
+		Keep:              cdiconst.DefaultImportsKeep,
+		GarbageCollect:    c.Spec.GarbageCollect == nil || *c.Spec.GarbageCollect != cdiv1.DataImportCronGarbageCollectNever,
+		Retry:             forced(c) && st.polled,
+	}
+	if c.Spec.ImportsToKeep != nil {
+		in.Keep = int(*c.Spec.ImportsToKeep)
+	}
+	if st.ds != nil {
+		in.DataSourceAt = dataSourceTarget(st.ds, c.Namespace)
+	}
+	for _, dv := range st.imports {
+		in.Imports = append(in.Imports, importOf(dv))
+	}
+	return in
+}

@@ -1,0 +1,185 @@
+package datavolume
+
+import (
+	"errors"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
+
+	"github.com/goldimage/goldimage/pkg/cdiconst"
+	"github.com/goldimage/goldimage/pkg/contract"
+)
+
+// Secret keys of a source secretRef (CDI's names).
+const (
+	secretKeyID     = "accessKeyId"
+	secretKeySecret = "secretKey"
+	importerUID     = 107
+)
+
+// claimSpec derives the PVC spec of dv: spec.pvc as given, or spec.storage with CDI's defaults
+// (ReadWriteOnce, Filesystem). The requested size is required: goldimage does not infer it from the source.
+func claimSpec(dv *cdiv1.DataVolume) (corev1.PersistentVolumeClaimSpec, error) {
+	if dv.Spec.PVC != nil {
+		spec := *dv.Spec.PVC.DeepCopy()
+		if _, ok := spec.Resources.Requests[corev1.ResourceStorage]; !ok {
+			return spec, errors.New("spec.pvc.resources.requests.storage is not set")
+		}
+		return spec, nil
+	}
+	st := dv.Spec.Storage
+	if st == nil {
+		return corev1.PersistentVolumeClaimSpec{}, errors.New("neither spec.storage nor spec.pvc is set")
+	}
+	if _, ok := st.Resources.Requests[corev1.ResourceStorage]; !ok {
+		return corev1.PersistentVolumeClaimSpec{}, errors.New("spec.storage.resources.requests.storage is not set")
+	}
+	spec := corev1.PersistentVolumeClaimSpec{
+		AccessModes:      st.AccessModes,
+		Selector:         st.Selector,
+		Resources:        *st.Resources.DeepCopy(),
+		VolumeName:       st.VolumeName,
+		StorageClassName: st.StorageClassName,
+		VolumeMode:       st.VolumeMode,
+		DataSource:       st.DataSource,
+		DataSourceRef:    st.DataSourceRef,
+	}
+	if len(spec.AccessModes) == 0 {
+		spec.AccessModes = []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}
+	}
+	if spec.VolumeMode == nil || *spec.VolumeMode == cdiv1.PersistentVolumeFromStorageProfile {
+		spec.VolumeMode = ptr.To(corev1.PersistentVolumeFilesystem)
+	}
+	return spec, nil
+}
+
+// newClaim builds the PVC of dv.
+func newClaim(dv *cdiv1.DataVolume, spec corev1.PersistentVolumeClaimSpec) *corev1.PersistentVolumeClaim {
+	return &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: dv.Name, Namespace: dv.Namespace, Labels: copyLabels(dv.Labels)},
+		Spec:       spec,
+	}
+}
+
+// podConfig is what the importer pod depends on besides the DataVolume.
+type podConfig struct {
+	image      string
+	pullPolicy corev1.PullPolicy
+}
+
+// newImporterPod builds the restricted importer pod writing into claim.
+func newImporterPod(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, src importSource, cfg podConfig) *corev1.Pod {
+	ctr := corev1.Container{
+		Name:                     cdiconst.ImporterContainer,
+		Image:                    cfg.image,
+		ImagePullPolicy:          cfg.pullPolicy,
+		Env:                      importerEnv(dv, claim, src),
+		TerminationMessagePath:   contract.TerminationLogPath,
+		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+		Ports:                    []corev1.ContainerPort{{Name: "metrics", ContainerPort: contract.ProgressPort}},
+		SecurityContext: &corev1.SecurityContext{
+			AllowPrivilegeEscalation: ptr.To(false),
+			ReadOnlyRootFilesystem:   ptr.To(true),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		},
+	}
+	volumes := []corev1.Volume{
+		{Name: "target", VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim.Name}}},
+		{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+	}
+	ctr.VolumeMounts = []corev1.VolumeMount{{Name: "scratch", MountPath: contract.ScratchDir}}
+	if isBlock(claim) {
+		ctr.VolumeDevices = []corev1.VolumeDevice{{Name: "target", DevicePath: contract.BlockTarget}}
+	} else {
+		ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: "target", MountPath: "/data"})
+	}
+	if src.certConfigMap != "" {
+		ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: "certs", MountPath: contract.CertDir, ReadOnly: true})
+		volumes = append(volumes, corev1.Volume{Name: "certs", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: src.certConfigMap}}}})
+	}
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: podName(dv), Namespace: dv.Namespace, Labels: map[string]string{
+			"app.kubernetes.io/name": "importer", "app.kubernetes.io/managed-by": "goldimage"}},
+		Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever,
+			SecurityContext: &corev1.PodSecurityContext{
+				RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](importerUID), RunAsGroup: ptr.To[int64](importerUID),
+				FSGroup: ptr.To[int64](importerUID), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			},
+			Containers: []corev1.Container{ctr},
+			Volumes:    volumes,
+		},
+	}
+}
+
+// importerEnv is the IMPORTER_* environment of pkg/contract for dv.
+func importerEnv(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, src importSource) []corev1.EnvVar {
+	dest := contract.FilesystemTarget
+	if isBlock(claim) {
+		dest = contract.BlockTarget
+	}
+	contentType := string(dv.Spec.ContentType)
+	if contentType == "" {
+		contentType = string(cdiv1.DataVolumeKubeVirt)
+	}
+	size := claim.Spec.Resources.Requests[corev1.ResourceStorage]
+	env := []corev1.EnvVar{
+		{Name: contract.EnvEndpoint, Value: src.endpoint},
+		{Name: contract.EnvSource, Value: src.kind},
+		{Name: contract.EnvContentType, Value: contentType},
+		{Name: contract.EnvImageSize, Value: quantityString(size)},
+		{Name: contract.EnvDestination, Value: dest},
+		{Name: contract.EnvScratchDir, Value: contract.ScratchDir},
+		{Name: contract.EnvDiskID, Value: string(dv.UID)},
+		{Name: contract.EnvPreallocation, Value: strconv.FormatBool(ptr.Deref(dv.Spec.Preallocation, false))},
+	}
+	if src.kind == "registry" {
+		env = append(env, corev1.EnvVar{Name: contract.EnvPullMethod, Value: string(cdiv1.RegistryPullPod)})
+	}
+	if src.arch != "" {
+		env = append(env, corev1.EnvVar{Name: contract.EnvPlatformArch, Value: src.arch})
+	}
+	if src.certConfigMap != "" {
+		env = append(env, corev1.EnvVar{Name: contract.EnvCertDir, Value: contract.CertDir})
+	}
+	if src.secretRef != "" {
+		env = append(env, secretEnv(contract.EnvAccessKeyID, src.secretRef, secretKeyID),
+			secretEnv(contract.EnvSecretKey, src.secretRef, secretKeySecret))
+	}
+	return env
+}
+
+func secretEnv(name, secret, key string) corev1.EnvVar {
+	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+		LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: key}}}
+}
+
+func quantityString(q resource.Quantity) string {
+	if q.IsZero() {
+		return ""
+	}
+	return q.String()
+}
+
+func isBlock(claim *corev1.PersistentVolumeClaim) bool {
+	return claim.Spec.VolumeMode != nil && *claim.Spec.VolumeMode == corev1.PersistentVolumeBlock
+}
+
+func podName(dv *cdiv1.DataVolume) string { return cdiconst.ImporterPodPrefix + dv.Name }
+
+func copyLabels(in map[string]string) map[string]string {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(in))
+	for k, v := range in {
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,155 @@
+package cron
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// DigestResolver resolves an image reference to its manifest digest ("sha256:<hex>").
+type DigestResolver interface {
+	Digest(ctx context.Context, ref string) (string, error)
+}
+
+// Credentials is what a poll authenticates and verifies TLS with; polls share only with equal credentials.
+type Credentials struct {
+	Username string
+	Password string
+	CACerts  string // PEM bundle added to the system roots
+}
+
+// key identifies a credential set without keeping the secret in map keys readable in dumps.
+func (c Credentials) key() string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "%q\x00%q\x00%q", c.Username, c.Password, c.CACerts))
+	return hex.EncodeToString(sum[:])
+}
+
+// ResolverFactory builds the long-lived resolver for one credential set.
+type ResolverFactory func(Credentials) (DigestResolver, error)
+
+// Poller resolves digests for many crons, sharing one registry request among identical polls (same
+// reference, same credentials) started within the share window, and keeping one resolver per credential set.
+type Poller struct {
+	factory ResolverFactory
+	window  time.Duration
+	now     func() time.Time
+
+	mu        sync.Mutex
+	resolvers map[string]DigestResolver
+	polls     map[string]*poll
+	pruned    time.Time
+}
+
+type poll struct {
+	done   chan struct{}
+	start  time.Time
+	digest string
+	err    error
+}
+
+// PollerOption configures a Poller.
+type PollerOption func(*Poller)
+
+// WithShareWindow sets how long a poll result is reused by identical polls; default 30s. Keep it shorter than
+// the shortest schedule period, or a cron could be served a digest from its previous tick.
+func WithShareWindow(d time.Duration) PollerOption { return func(p *Poller) { p.window = d } }
+
+// WithClock replaces time.Now; default time.Now.
+func WithClock(now func() time.Time) PollerOption { return func(p *Poller) { p.now = now } }
+
+// NewPoller returns a Poller that builds resolvers with factory.
+func NewPoller(factory ResolverFactory, opts ...PollerOption) *Poller {
+	p := &Poller{factory: factory, window: 30 * time.Second, now: time.Now,
+		resolvers: map[string]DigestResolver{}, polls: map[string]*poll{}}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
+}
+
+// Digest resolves ref with creds (errors are the resolver's, which name ref), joining an identical poll started less than the share window ago.
+// Failed polls are shared too, so a broken registry sees one request per tick, not one per cron.
+func (p *Poller) Digest(ctx context.Context, ref string, creds Credentials) (string, error) {
+	return p.digest(ctx, ref, creds, false)
+}
+
+// Refresh resolves ref with creds without reusing an earlier result (a forced poll); polls started after it
+// share its answer. Concurrent refreshes of the same reference still share one request.
+func (p *Poller) Refresh(ctx context.Context, ref string, creds Credentials) (string, error) {
+	return p.digest(ctx, ref, creds, true)
+}
+
+func (p *Poller) digest(ctx context.Context, ref string, creds Credentials, fresh bool) (string, error) {
+	ck := creds.key()
+	pk := ck + "\x00" + ref
+	p.mu.Lock()
+	now := p.now()
+	p.prune(now)
+	if pl, ok := p.polls[pk]; ok && now.Sub(pl.start) < p.window && (!fresh || !pl.finished()) {
+		p.mu.Unlock()
+		return pl.wait(ctx)
+	}
+	res, err := p.resolver(ck, creds)
+	if err != nil {
+		p.mu.Unlock()
+		return "", err
+	}
+	pl := &poll{done: make(chan struct{}), start: now}
+	p.polls[pk] = pl
+	p.mu.Unlock()
+
+	pl.digest, pl.err = res.Digest(context.WithoutCancel(ctx), ref)
+	close(pl.done)
+	return pl.digest, pl.err
+}
+
+func (pl *poll) finished() bool {
+	select {
+	case <-pl.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (pl *poll) wait(ctx context.Context) (string, error) {
+	select {
+	case <-pl.done:
+		return pl.digest, pl.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// resolver returns the resolver of a credential set, building it once; p.mu is held.
+func (p *Poller) resolver(ck string, creds Credentials) (DigestResolver, error) {
+	if r, ok := p.resolvers[ck]; ok {
+		return r, nil
+	}
+	r, err := p.factory(creds)
+	if err != nil {
+		return nil, fmt.Errorf("registry client: %w", err)
+	}
+	p.resolvers[ck] = r
+	return r, nil
+}
+
+// prune drops finished polls older than the window, at most once per window; p.mu is held.
+func (p *Poller) prune(now time.Time) {
+	if now.Sub(p.pruned) < p.window {
+		return
+	}
+	p.pruned = now
+	for k, pl := range p.polls {
+		select {
+		case <-pl.done:
+			if now.Sub(pl.start) >= p.window {
+				delete(p.polls, k)
+			}
+		default:
+		}
+	}
+}

@@ -1,0 +1,5 @@
+// Package localmode runs DataImportCrons without a cluster: it reads DataImportCron manifests from a
+// directory, polls their images, imports each new digest into a store directory (one raw file per import,
+// named like the DataVolume a cluster would get), keeps a `current` symlink per DataSource and
+// garbage-collects old imports, deciding everything with pkg/cron exactly as the cluster controller does.
+package localmode

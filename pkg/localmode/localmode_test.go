@@ -1,0 +1,192 @@
+package localmode
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/goldimage/goldimage/pkg/contract"
+	"github.com/goldimage/goldimage/pkg/cron"
+	"github.com/goldimage/goldimage/pkg/importer"
+	"github.com/goldimage/goldimage/pkg/registry/registrytest"
+)
+
+func TestLoadCrons(t *testing.T) {
+	crons, err := LoadCrons("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(crons) != 2 {
+		t.Fatalf("LoadCrons found %d crons, want 2", len(crons))
+	}
+	if crons[0].Namespace != "default" || crons[0].Name != "fedora-cron" || *crons[0].Spec.ImportsToKeep != 2 {
+		t.Errorf("first cron = %s/%s keep %v", crons[0].Namespace, crons[0].Name, crons[0].Spec.ImportsToKeep)
+	}
+	if crons[1].Namespace != "images" || crons[1].Spec.ManagedDataSource != "centos-stream9" {
+		t.Errorf("second cron = %s/%s", crons[1].Namespace, crons[1].Spec.ManagedDataSource)
+	}
+}
+
+func TestParseCronsErrors(t *testing.T) {
+	head := "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataImportCron\n"
+	for _, tc := range []struct{ name, doc, want string }{
+		{"old api version", "apiVersion: cdi.kubevirt.io/v1alpha1\nkind: DataImportCron\nmetadata: {name: x}\n", "apiVersion"},
+		{"no name", head + "spec: {managedDataSource: x}\n", "metadata.name"},
+		{"unknown field", head + "metadata: {name: x}\nspec: {managedDataSorce: x}\n", "managedDataSorce"},
+		{"not yaml", head + "metadata: [\n", "document 1"},
+		{"second document", head + "metadata: {name: x}\n---\n" + head + "spec: 3\n", "document 2"},
+	} {
+		_, err := ParseCrons([]byte(tc.doc), "m.yaml")
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "m.yaml") {
+			t.Errorf("%s: err = %v, want one naming m.yaml and %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestLoadCronsDuplicateDataSource(t *testing.T) {
+	dir := t.TempDir()
+	doc := "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataImportCron\nmetadata: {name: NAME}\nspec: {managedDataSource: shared}\n"
+	for _, n := range []string{"a", "b"} {
+		if err := os.WriteFile(filepath.Join(dir, n+".yaml"), []byte(strings.Replace(doc, "NAME", n, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := LoadCrons(dir); err == nil || !strings.Contains(err.Error(), "shared") {
+		t.Fatalf("err = %v, want one naming the shared DataSource", err)
+	}
+}
+
+func FuzzParseCrons(f *testing.F) {
+	seed, err := os.ReadFile("testdata/crons.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	f.Add([]byte("apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataImportCron\nmetadata: {name: x}\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		crons, err := ParseCrons(b, "fuzz")
+		if err != nil {
+			return
+		}
+		for _, c := range crons {
+			if c.Name == "" || c.Namespace == "" {
+				t.Fatalf("cron without name or namespace accepted: %+v", c.ObjectMeta)
+			}
+		}
+	})
+}
+
+// importFunc adapts pkg/importer, the real import pipeline, to Importer.
+type importFunc func(ctx context.Context, source, dest string) (contract.Termination, error)
+
+func (f importFunc) Import(ctx context.Context, source, dest string) (contract.Termination, error) {
+	return f(ctx, source, dest)
+}
+
+func realImporter(scratch string) Importer {
+	return importFunc(func(ctx context.Context, source, dest string) (contract.Termination, error) {
+		return importer.Run(ctx, importer.Config{Source: source, Dest: dest, ScratchDir: scratch})
+	})
+}
+
+func randomDisk(t *testing.T) []byte {
+	t.Helper()
+	disk := make([]byte, 256<<10)
+	if _, err := rand.Read(disk); err != nil {
+		t.Fatal(err)
+	}
+	return disk
+}
+
+// TestRunnerLifecycle imports three versions and a broken image from a real registry with the real importer
+// and checks files, the current link and garbage collection.
+func TestRunnerLifecycle(t *testing.T) {
+	reg := registrytest.New(t, registrytest.WithAuth(registrytest.Anonymous))
+	manifests := t.TempDir()
+	cronYAML := "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataImportCron\nmetadata: {name: fedora-cron}\n" +
+		"spec:\n  schedule: \"@daily\"\n  managedDataSource: fedora\n  importsToKeep: 2\n" +
+		"  template: {spec: {source: {registry: {url: \"docker://" + reg.Ref("os/fedora:latest") + "\"}}}}\n"
+	if err := os.WriteFile(filepath.Join(manifests, "fedora.yaml"), []byte(cronYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	crons, err := LoadCrons(manifests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := t.TempDir()
+	dir := filepath.Join(store, "default", "fedora")
+	r := New(store, cron.NewPoller(cron.RegistryResolvers(t.TempDir())), realImporter(t.TempDir()), WithForce(true))
+	ctx := context.Background()
+
+	var names []string
+	var disks [][]byte
+	for i := range 3 {
+		disk := randomDisk(t)
+		d := reg.PushDisk(t, "os/fedora:latest", disk)
+		wait, err := r.Round(ctx, crons)
+		if err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+		if wait <= 0 {
+			t.Errorf("round %d: no next poll for an @daily cron", i)
+		}
+		names, disks = append(names, cron.ImportName("fedora", d)), append(disks, disk)
+		got, err := os.ReadFile(filepath.Join(dir, "current"))
+		if err != nil || !bytes.Equal(got, disk) {
+			t.Fatalf("round %d: current holds %d bytes (err %v), want the pushed disk", i, len(got), err)
+		}
+		if link, _ := os.Readlink(filepath.Join(dir, "current")); link != names[i]+".img" {
+			t.Errorf("round %d: current -> %q, want %s.img", i, link, names[i])
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, names[0]+".img")); !os.IsNotExist(err) {
+		t.Errorf("oldest import %s not collected (importsToKeep 2): %v", names[0], err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, names[1]+".img")); err != nil || !bytes.Equal(got, disks[1]) {
+		t.Errorf("second import %s not kept intact: %v", names[1], err)
+	}
+
+	broken := pushNonDisk(t, reg.Ref("os/fedora:latest"))
+	_, err = r.Round(ctx, crons)
+	if err == nil || !strings.Contains(err.Error(), "disk") || !strings.Contains(err.Error(), "fedora-cron") {
+		t.Errorf("round with a broken image: err = %v, want one naming the cron and the missing disk", err)
+	}
+	if link, _ := os.Readlink(filepath.Join(dir, "current")); link != names[2]+".img" {
+		t.Errorf("current moved to %q after a failed import", link)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), cron.ImportName("fedora", broken)) {
+			t.Errorf("failed import left %s behind", e.Name())
+		}
+	}
+}
+
+// pushNonDisk pushes an image without a disk under /disk/ and returns its digest.
+func pushNonDisk(t *testing.T, ref string) string {
+	t.Helper()
+	img, err := random.Image(1024, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
+}
