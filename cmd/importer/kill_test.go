@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/goldimage/goldimage/pkg/contract"
+	"github.com/goldimage/goldimage/pkg/importer/importertest"
+)
+
+// gatedServer serves files with ranges; while gated, any response reaching the second half of a
+// file stops there until the client goes away, and reached is signalled.
+type gatedServer struct {
+	dir     string
+	gated   atomic.Bool
+	reached chan struct{}
+	once    atomic.Bool
+}
+
+func (g *gatedServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := os.ReadFile(filepath.Join(g.dir, filepath.Base(r.URL.Path)))
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	if !g.gated.Load() {
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+		return
+	}
+	start := int64(0)
+	if rg := r.Header.Get("Range"); strings.HasPrefix(rg, "bytes=") {
+		start, _ = strconv.ParseInt(strings.Split(strings.TrimPrefix(rg, "bytes="), "-")[0], 10, 64)
+	}
+	half := int64(len(body) / 2)
+	if start >= half || r.Header.Get("Range") == "" {
+		if start < half { // a whole-file stream: send the first half, then stall
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			w.Write(body[:half])
+			w.(http.Flusher).Flush()
+		}
+		if g.once.CompareAndSwap(false, true) {
+			close(g.reached)
+		}
+		<-r.Context().Done()
+		return
+	}
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+}
+
+// buildImporter compiles the command for the child-process tests.
+func buildImporter(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "importer")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func TestKillAndRerun(t *testing.T) {
+	bin := buildImporter(t)
+	src := t.TempDir()
+	raw := importertest.RawDisk(t, filepath.Join(src, "disk.raw"), 64<<20)
+	noise := bytes.Repeat([]byte("incompressible? no, but long enough to matter "), 200000)
+	f, _ := os.OpenFile(raw, os.O_WRONLY, 0)
+	f.WriteAt(noise, 8<<20)
+	f.Close()
+	importertest.QemuImg(t, "convert", "-O", "qcow2", raw, filepath.Join(src, "disk.qcow2"))
+	if out, err := exec.Command("sh", "-c", "gzip -1 -c "+raw+" > "+raw+".gz").CombinedOutput(); err != nil {
+		t.Fatalf("gzip: %v %s", err, out)
+	}
+	want, _ := os.ReadFile(raw)
+
+	for _, name := range []string{"disk.raw.gz", "disk.qcow2"} {
+		t.Run(name, func(t *testing.T) {
+			gs := &gatedServer{dir: src, reached: make(chan struct{})}
+			gs.gated.Store(true)
+			srv := httptest.NewServer(gs)
+			defer srv.Close()
+			dir := t.TempDir()
+			dest, log := filepath.Join(dir, "disk.img"), filepath.Join(dir, "termination")
+			args := []string{"--source", srv.URL + "/" + name, "--dest", dest, "--termination-log", log, "--output", "json"}
+
+			cmd := exec.Command(bin, args...)
+			var out bytes.Buffer
+			cmd.Stdout = &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			<-gs.reached // the importer is mid-download
+			cmd.Process.Signal(syscall.SIGKILL)
+			cmd.Wait()
+			if _, err := os.Stat(dest); !os.IsNotExist(err) {
+				t.Fatalf("destination exists after the killed run: %v", err)
+			}
+			if _, err := os.Stat(log); !os.IsNotExist(err) {
+				t.Fatalf("termination message written by the killed run: %v", err)
+			}
+			if strings.Contains(out.String(), "success") {
+				t.Fatalf("killed run reported success: %s", out.String())
+			}
+
+			gs.gated.Store(false)
+			rerun := exec.Command(bin, args...)
+			if b, err := rerun.CombinedOutput(); err != nil {
+				t.Fatalf("rerun: %v\n%s", err, b)
+			}
+			msg, err := os.ReadFile(log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			term, err := contract.ParseTermination(string(msg))
+			if err != nil || term.Result != contract.ResultSuccess {
+				t.Fatalf("rerun termination %+v, %v", term, err)
+			}
+			got, err := os.ReadFile(dest)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("rerun image differs from the source (%v)", err)
+			}
+			if _, err := os.Stat(dest + ".importing"); !os.IsNotExist(err) {
+				t.Errorf("partial file left after the rerun")
+			}
+		})
+	}
+}
+
+func TestTerminatedRunReportsRetryableFailure(t *testing.T) {
+	bin := buildImporter(t)
+	src := t.TempDir()
+	importertest.RawDisk(t, filepath.Join(src, "disk.raw"), 8<<20)
+	gs := &gatedServer{dir: src, reached: make(chan struct{})}
+	gs.gated.Store(true)
+	srv := httptest.NewServer(gs)
+	defer srv.Close()
+	dir := t.TempDir()
+	dest, log := filepath.Join(dir, "disk.img"), filepath.Join(dir, "termination")
+	cmd := exec.Command(bin, "--source", srv.URL+"/disk.raw", "--dest", dest, "--termination-log", log)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	<-gs.reached
+	cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != contract.ExitRetryable {
+		t.Fatalf("exit code %d (%v), want %d", code, err, contract.ExitRetryable)
+	}
+	msg, _ := os.ReadFile(log)
+	term, err := contract.ParseTermination(string(msg))
+	if err != nil || term.Result != contract.ResultFailure || !term.Retryable {
+		t.Fatalf("termination %+v, %v", term, err)
+	}
+	if _, err := os.Stat(dest); !os.IsNotExist(err) {
+		t.Fatal("destination exists after a terminated run")
+	}
+}

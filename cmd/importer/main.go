@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/goldimage/goldimage/pkg/contract"
+	"github.com/goldimage/goldimage/pkg/importer"
+)
+
+const usage = `importer streams a disk image into a file or block device as sparse raw.
+
+Usage:
+  importer --source URL --dest PATH [--size N] [--format raw|qcow2] [--scratch DIR] [--output json]
+
+Sources:
+  docker://REGISTRY/IMAGE:TAG   containerDisk from a registry (the file under /disk/)
+  oci-archive:FILE              containerDisk in an OCI archive (skopeo copy ... oci-archive:FILE)
+  http(s)://HOST/PATH           qcow2/VMDK/VHD(X) read in place with range requests; .gz/.xz/.zst streamed
+  s3://HOST/BUCKET/KEY          any S3-compatible endpoint (https; --s3 with http:// for plain http)
+  file:///PATH                  local file
+  blank:                        empty disk of --size
+
+Examples:
+  importer --source https://example.com/fedora.qcow2 --dest /data/disk.img --size 20Gi
+  importer --source docker://quay.io/containerdisks/fedora:41 --dest /dev/vdb --scratch /scratch
+  importer --source http://mirror/img.raw.zst --checksum sha256:ab12... --dest disk.img --output json
+  importer --source blank: --size 10Gi --dest /data/disk.img
+
+In a pod the IMPORTER_* environment (pkg/contract) supplies defaults; flags win. Exit codes:
+0 success, 1 retryable failure, 2 bad input, 3 bad flags. The result (JSON) goes to --termination-log.
+
+Flags:
+`
+
+// flags is the parsed command line.
+type flags struct {
+	cfg            importer.Config
+	size           string
+	output         string
+	terminationLog string
+	metricsAddr    string
+	diskID         string
+	progress       string
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run parses arguments, imports, reports, and returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	f, err := parseFlags(args, os.Getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return contract.ExitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "importer: %v\n", err)
+		writeTermination(f.terminationLog, contract.Termination{Result: contract.ResultFailure, Message: err.Error()}, stderr)
+		return contract.ExitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := newReporter(f, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "importer: %v\n", err)
+		return contract.ExitUsage
+	}
+	defer rep.close()
+	f.cfg.Progress = rep.progress
+	term, err := importer.Run(ctx, f.cfg)
+	rep.done(err == nil)
+	writeTermination(f.terminationLog, term, stderr)
+	printResult(stdout, stderr, f, term, err)
+	return importer.ExitCode(err)
+}
+
+// printResult tells a person (or a script, with --output json) how the import went.
+func printResult(stdout, stderr io.Writer, f *flags, term contract.Termination, err error) {
+	if f.output == "json" {
+		b, _ := json.Marshal(term)
+		fmt.Fprintln(stdout, string(b))
+		return
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "importer: %s\n", term.Message)
+		return
+	}
+	fmt.Fprintf(stdout, "imported %s into %s: %s, %d bytes virtual", f.cfg.Source, f.cfg.Dest, term.Format, term.VirtualSize)
+	if term.Digest != "" {
+		fmt.Fprintf(stdout, ", %s", term.Digest)
+	}
+	fmt.Fprintln(stdout)
+}
+
+// writeTermination writes the termination message last; a failure to write it is logged, not fatal.
+func writeTermination(path string, term contract.Termination, stderr io.Writer) {
+	if path == "" {
+		return
+	}
+	b, err := term.Marshal()
+	if err == nil {
+		err = os.WriteFile(path, b, 0o644)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "importer: write termination message: %v\n", err)
+	}
+}
+
+// parseFlags reads the environment defaults, then the flags.
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*flags, error) {
+	f := &flags{}
+	inPod := getenv(contract.EnvEndpoint) != ""
+	fs := flag.NewFlagSet("importer", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	c := &f.cfg
+	fs.StringVar(&c.Source, "source", getenv(contract.EnvEndpoint), "source URL (env "+contract.EnvEndpoint+")")
+	fs.StringVar(&c.Dest, "dest", envOr(getenv, contract.EnvDestination, podDefault(inPod, contract.FilesystemTarget)), "destination file or block device (env "+contract.EnvDestination+")")
+	fs.StringVar(&f.size, "size", getenv(contract.EnvImageSize), "requested disk size, bytes or a quantity like 20Gi (env "+contract.EnvImageSize+")")
+	fs.StringVar(&c.Format, "format", importer.FormatRaw, "destination format: raw (qcow2 not yet supported)")
+	fs.StringVar(&c.ScratchDir, "scratch", getenv(contract.EnvScratchDir), "scratch directory for qcow2/VMDK/VHD(X) from stream sources (env "+contract.EnvScratchDir+")")
+	fs.StringVar(&c.Checksum, "checksum", getenv(contract.EnvChecksum), "expected sha256:<hex> of the source bytes (env "+contract.EnvChecksum+")")
+	fs.StringVar(&c.User, "user", getenv(contract.EnvAccessKeyID), "user or S3 access key (env "+contract.EnvAccessKeyID+"); the password or secret key comes only from env "+contract.EnvSecretKey)
+	fs.StringVar(&c.CertDir, "cert-dir", getenv(contract.EnvCertDir), "directory of extra CA certificates in PEM (env "+contract.EnvCertDir+")")
+	fs.BoolVar(&c.InsecureTLS, "insecure-tls", getenv(contract.EnvInsecureTLS) == "true", "skip TLS verification of the source (env "+contract.EnvInsecureTLS+")")
+	fs.BoolVar(&c.S3, "s3", getenv(contract.EnvSource) == "s3", "treat an http(s):// source as an S3 endpoint (env "+contract.EnvSource+"=s3)")
+	fs.BoolVar(&c.Preallocate, "preallocate", getenv(contract.EnvPreallocation) == "true", "allocate every block of the destination (env "+contract.EnvPreallocation+")")
+	fs.Func("header", "extra HTTP header \"Name: value\", repeatable (env "+contract.EnvExtraHeaderPrefix+"N)", func(v string) error {
+		c.Headers = append(c.Headers, v)
+		return nil
+	})
+	fs.StringVar(&f.output, "output", "text", "result format on stdout: text or json")
+	fs.StringVar(&f.terminationLog, "termination-log", podDefault(inPod, contract.TerminationLogPath), "file for the JSON termination message (default "+contract.TerminationLogPath+" in a pod)")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", podDefault(inPod, ":"+strconv.Itoa(contract.ProgressPort)), "address serving /metrics with the progress gauge (default :8443 in a pod, off otherwise)")
+	fs.StringVar(&f.diskID, "disk-id", getenv(contract.EnvDiskID), "ownerUID label of the progress metric (env "+contract.EnvDiskID+")")
+	fs.StringVar(&f.progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
+	c.Password = getenv(contract.EnvSecretKey)
+	c.Headers = append(c.Headers, envHeaders(getenv)...)
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	if fs.NArg() > 0 {
+		return f, fmt.Errorf("unexpected argument %q; every option is a --flag", fs.Arg(0))
+	}
+	return f, f.finish(getenv)
+}
+
+// finish validates values that need parsing.
+func (f *flags) finish(getenv func(string) string) error {
+	if f.output != "text" && f.output != "json" {
+		return fmt.Errorf("--output %q: want text or json", f.output)
+	}
+	if f.progress != "auto" && f.progress != "always" && f.progress != "never" {
+		return fmt.Errorf("--progress %q: want auto, always or never", f.progress)
+	}
+	if t := getenv(contract.EnvContentType); t != "" && t != "kubevirt" {
+		return fmt.Errorf("%s=%q: only kubevirt (disk image) content is supported", contract.EnvContentType, t)
+	}
+	if f.size != "" {
+		q, err := resource.ParseQuantity(f.size)
+		if err != nil {
+			return fmt.Errorf("--size %q: %w", f.size, err)
+		}
+		f.cfg.Size = q.Value()
+	}
+	if f.cfg.Source == "" || f.cfg.Dest == "" {
+		return errors.New("--source and --dest are required (see --help)")
+	}
+	return nil
+}
+
+// envHeaders collects IMPORTER_EXTRA_HEADER_0, _1, ... until the first missing one.
+func envHeaders(getenv func(string) string) []string {
+	var hs []string
+	for i := 0; ; i++ {
+		h := getenv(contract.EnvExtraHeaderPrefix + strconv.Itoa(i))
+		if h == "" {
+			return hs
+		}
+		hs = append(hs, h)
+	}
+}
+
+// envOr returns the variable's value or def.
+func envOr(getenv func(string) string, name, def string) string {
+	if v := getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// podDefault returns v inside an importer pod and "" when run by hand.
+func podDefault(inPod bool, v string) string {
+	if inPod {
+		return v
+	}
+	return ""
+}

@@ -1,0 +1,95 @@
+package importer
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/goldimage/goldimage/pkg/convert"
+)
+
+// chunk is the unit of reads, zero detection and writes; memory use is a few chunks whatever the image size.
+const chunk = 1 << 20
+
+// progressFunc receives bytes of virtual size done and the total (-1 while unknown).
+type progressFunc func(done, total int64)
+
+// writeImage writes the virtual contents of img to the target with pkg/convert's parallel sparse
+// writer; the target's finish syncs it.
+func (t *target) writeImage(ctx context.Context, img convert.Image, progress progressFunc) error {
+	path := t.dest
+	if !t.block {
+		path += partSuffix
+	}
+	_, err := convert.WriteRaw(ctx, img, path, convert.WithProgress(progress), convert.WithSync(false))
+	return err
+}
+
+// writeChunk writes b at off unless it is all zeros, which the target zeroes more cheaply.
+func (t *target) writeChunk(b []byte, off int64) error {
+	if isZero(b) {
+		return t.zero(off, int64(len(b)))
+	}
+	if _, err := t.f.WriteAt(b, off); err != nil {
+		return fmt.Errorf("write %s at %d: %w", t.dest, off, err)
+	}
+	return nil
+}
+
+// copyStream writes a raw stream to t, failing with a "needs at least" error once it passes limit bytes.
+func copyStream(ctx context.Context, t *target, r io.Reader, limit int64, progress progressFunc) (int64, error) {
+	buf := make([]byte, chunk)
+	var off int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return off, err
+		}
+		n, err := fill(r, buf)
+		if n > 0 {
+			if off+int64(n) > limit {
+				return off, fatalf("image needs at least %s but %s has only %s", human(off+int64(n)), t.dest, human(limit))
+			}
+			if werr := t.writeChunk(buf[:n], off); werr != nil {
+				return off, werr
+			}
+			off += int64(n)
+			progress(off, -1)
+		}
+		if err == io.EOF {
+			return off, nil
+		}
+		if err != nil {
+			return off, fmt.Errorf("read source at byte %d: %w", off, err)
+		}
+	}
+}
+
+// fill reads until buf is full or the reader fails; unlike io.ReadFull it passes io.ErrUnexpectedEOF
+// from the reader (a truncated compressed stream) through as a failure and returns io.EOF at the end.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		k, err := r.Read(buf[n:])
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// isZero reports whether b holds only zero bytes.
+func isZero(b []byte) bool {
+	for len(b) >= 8 {
+		if b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7] != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,153 @@
+package importer
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/goldimage/goldimage/pkg/contract"
+	"github.com/goldimage/goldimage/pkg/convert"
+	"github.com/goldimage/goldimage/pkg/importer/source"
+)
+
+// result is what an import learned about the image.
+type result struct {
+	virtual int64
+	format  string
+	digest  string // sha256 of the source bytes when they were all read in order, else empty
+}
+
+// Run imports cfg.Source into cfg.Dest and returns the termination message to report. On failure the
+// message names the cause in one line and says whether a rerun may succeed; the error is returned as well.
+func Run(ctx context.Context, cfg Config) (contract.Termination, error) {
+	term, err := run(ctx, &cfg)
+	if err != nil {
+		return contract.Termination{Result: contract.ResultFailure, Message: oneLine(err), Retryable: !IsFatal(err)}, err
+	}
+	return term, nil
+}
+
+func run(ctx context.Context, c *Config) (contract.Termination, error) {
+	if err := c.validate(); err != nil {
+		return contract.Termination{}, err
+	}
+	if c.Format == FormatQcow2 {
+		return contract.Termination{}, Usagef("qcow2 destinations are not supported yet; use --format raw")
+	}
+	progress := c.Progress
+	if progress == nil {
+		progress = func(int64, int64) {}
+	}
+	t, err := openTarget(c.Dest, c.Size)
+	if err != nil {
+		return contract.Termination{}, err
+	}
+	defer t.abort()
+	if strings.HasPrefix(c.Source, "blank:") {
+		return blank(t, c, progress)
+	}
+	im, err := openSource(ctx, c)
+	if err != nil {
+		return contract.Termination{}, err
+	}
+	defer im.Close()
+	res, err := importImage(ctx, c, t, im, progress)
+	if err != nil {
+		return contract.Termination{}, fmt.Errorf("import %s: %w", im.Name, err)
+	}
+	size := res.virtual
+	if !t.block {
+		size = max(size, c.Size)
+	}
+	if err := t.finish(size, c.Preallocate); err != nil {
+		return contract.Termination{}, err
+	}
+	digest := im.Digest
+	if digest == "" {
+		digest = res.digest
+	}
+	return contract.Termination{Result: contract.ResultSuccess, VirtualSize: size, Format: res.format,
+		Digest: digest, Labels: im.Labels}, nil
+}
+
+// blank makes an empty disk of the requested size.
+func blank(t *target, c *Config, progress progressFunc) (contract.Termination, error) {
+	if err := t.checkFits(c.Size, c.Size); err != nil {
+		return contract.Termination{}, err
+	}
+	if err := t.zero(0, c.Size); err != nil {
+		return contract.Termination{}, err
+	}
+	if err := t.finish(c.Size, c.Preallocate); err != nil {
+		return contract.Termination{}, err
+	}
+	progress(c.Size, c.Size)
+	return contract.Termination{Result: contract.ResultSuccess, VirtualSize: c.Size, Format: string(convert.FormatRaw)}, nil
+}
+
+// openSource opens the source URL; docker:// goes to the registry, the rest to the source package.
+func openSource(ctx context.Context, c *Config) (*source.Image, error) {
+	if strings.HasPrefix(c.Source, "docker://") {
+		return source.OpenRegistry(ctx, c.Source, c.sourceOptions()...)
+	}
+	return source.Open(ctx, c.Source, c.sourceOptions()...)
+}
+
+// oneLine flattens an error message for the termination message.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// importImage reads the source in place when it can seek and is not compressed, else as a stream.
+func importImage(ctx context.Context, c *Config, t *target, im *source.Image, progress progressFunc) (result, error) {
+	if im.At != nil && im.Size > 0 {
+		header := make([]byte, min(im.Size, convert.HeaderLen))
+		if _, err := im.At.ReadAt(header, 0); err != nil && err != io.EOF {
+			return result{}, fmt.Errorf("read header: %w", err)
+		}
+		if det := convert.Detect(header); det.Compression == convert.CompressionNone &&
+			det.Format != convert.FormatRaw && det.Format != convert.FormatISO {
+			return importInPlace(ctx, c, t, im, progress)
+		}
+	}
+	return importStream(ctx, c, t, im, progress)
+}
+
+// importInPlace converts a random-access source without scratch; a checksum costs a second, sequential read.
+func importInPlace(ctx context.Context, c *Config, t *target, im *source.Image, progress progressFunc) (result, error) {
+	trap := &trapAt{ra: im.At}
+	res, err := convertInPlace(ctx, c, t, im, trap, progress)
+	return res, blameSource(err, trap.failure())
+}
+
+// convertInPlace is importInPlace reading through trap.
+func convertInPlace(ctx context.Context, c *Config, t *target, im *source.Image, trap *trapAt, progress progressFunc) (result, error) {
+	img, det, err := convert.Open(trap, im.Size)
+	if err != nil {
+		return result{}, err
+	}
+	defer img.Close()
+	if err := t.checkFits(img.Size(), c.Size); err != nil {
+		return result{}, err
+	}
+	if err := t.writeImage(ctx, img, progress); err != nil {
+		return result{}, err
+	}
+	res := result{virtual: img.Size(), format: string(det.Format)}
+	if c.Checksum != "" {
+		rc, err := im.Stream(ctx)
+		if err != nil {
+			return result{}, err
+		}
+		defer rc.Close()
+		h := newHasher(rc)
+		if _, err := io.Copy(io.Discard, h); err != nil {
+			return result{}, fmt.Errorf("read source for checksum: %w", err)
+		}
+		if res.digest, err = h.verify(c.Checksum); err != nil {
+			return result{}, err
+		}
+	}
+	return res, nil
+}

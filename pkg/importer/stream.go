@@ -1,0 +1,218 @@
+package importer
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/goldimage/goldimage/pkg/convert"
+	"github.com/goldimage/goldimage/pkg/importer/source"
+)
+
+// importStream reads the source once, in order: it hashes it, unwraps compression, and writes raw
+// directly or spills other formats to the scratch directory and converts from there.
+func importStream(ctx context.Context, c *Config, t *target, im *source.Image, progress progressFunc) (result, error) {
+	rc, err := im.Stream(ctx)
+	if err != nil {
+		return result{}, err
+	}
+	defer rc.Close()
+	h := newHasher(rc)
+	res, err := convertStream(ctx, c, t, h, progress)
+	return res, blameSource(err, h.err)
+}
+
+// convertStream is importStream once the stream is open.
+func convertStream(ctx context.Context, c *Config, t *target, h *hasher, progress progressFunc) (result, error) {
+	outer := bufio.NewReaderSize(h, convert.HeaderLen)
+	r, det, closeFn, err := unwrap(outer)
+	if err != nil {
+		return result{}, err
+	}
+	defer closeFn()
+	limit := t.capacity
+	if c.Size > 0 {
+		limit = min(limit, c.Size)
+	}
+	var res result
+	switch det.Format {
+	case convert.FormatRaw, convert.FormatISO:
+		n, err := copyStream(ctx, t, r, limit, progress)
+		if err != nil {
+			return result{}, err
+		}
+		if n == 0 {
+			return result{}, fatalf("source is empty")
+		}
+		res = result{virtual: n, format: string(det.Format)}
+	default:
+		if res, err = spill(ctx, c, t, r, det, limit, progress); err != nil {
+			return result{}, err
+		}
+	}
+	if _, err := io.Copy(io.Discard, outer); err != nil { // hash any trailing bytes too
+		return result{}, fmt.Errorf("read rest of source: %w", err)
+	}
+	if res.digest, err = h.verify(c.Checksum); err != nil {
+		return result{}, err
+	}
+	return res, nil
+}
+
+// unwrap detects compression, decompresses, and detects the format inside.
+func unwrap(br *bufio.Reader) (io.Reader, convert.Detection, func(), error) {
+	header, err := br.Peek(convert.HeaderLen)
+	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
+		return nil, convert.Detection{}, nil, fmt.Errorf("read header: %w", err)
+	}
+	det := convert.Detect(header)
+	if det.Compression == convert.CompressionNone {
+		return br, det, func() {}, nil
+	}
+	dr, err := convert.NewDecompressor(br, det.Compression, 0)
+	if err != nil {
+		return nil, det, nil, err
+	}
+	inner := bufio.NewReaderSize(dr, convert.HeaderLen)
+	header, err = inner.Peek(convert.HeaderLen)
+	if err != nil && err != io.EOF {
+		dr.Close()
+		return nil, det, nil, fmt.Errorf("read %s-compressed header: %w", det.Compression, err)
+	}
+	in := convert.Detect(header)
+	if in.Compression != convert.CompressionNone {
+		dr.Close()
+		return nil, det, nil, fatalf("%s stream holds another %s stream; compress the image once", det.Compression, in.Compression)
+	}
+	in.Compression = det.Compression
+	return inner, in, func() { dr.Close() }, nil
+}
+
+// spill copies a stream to a scratch file so a random-access format can be converted from it.
+func spill(ctx context.Context, c *Config, t *target, r io.Reader, det convert.Detection, limit int64, progress progressFunc) (result, error) {
+	if c.ScratchDir == "" {
+		return result{}, fatalf("%s from a stream source (compressed, registry layer or no range support) needs a scratch directory (--scratch)", det.Format)
+	}
+	f, err := os.CreateTemp(c.ScratchDir, "importer-*.img")
+	if err != nil {
+		return result{}, fmt.Errorf("create scratch file: %w", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	maxSpill := limit + limit/8 + 64<<20 // metadata of the format on top of the data
+	n, err := io.Copy(f, io.LimitReader(contextReader{ctx, r}, maxSpill+1))
+	if err != nil {
+		return result{}, fmt.Errorf("copy to scratch: %w", err)
+	}
+	if n > maxSpill {
+		return result{}, fatalf("%s image is larger than the %s the target can hold", det.Format, human(limit))
+	}
+	img, odet, err := convert.Open(f, n)
+	if err != nil {
+		return result{}, err
+	}
+	defer img.Close()
+	if err := t.checkFits(img.Size(), c.Size); err != nil {
+		return result{}, err
+	}
+	if err := t.writeImage(ctx, img, progress); err != nil {
+		return result{}, err
+	}
+	return result{virtual: img.Size(), format: string(odet.Format)}, nil
+}
+
+// contextReader stops reading once ctx is done.
+type contextReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c contextReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// hasher computes the sha256 of everything read through it and remembers a read failure.
+type hasher struct {
+	r   io.Reader
+	h   hash.Hash
+	err error // first failure other than io.EOF
+}
+
+func newHasher(r io.Reader) *hasher { return &hasher{r: r, h: sha256.New()} }
+
+func (h *hasher) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.h.Write(p[:n])
+	if err != nil && err != io.EOF && h.err == nil {
+		h.err = err
+	}
+	return n, err
+}
+
+// blameSource replaces err with the source's own failure when the source failed first: a decoder
+// that saw a dropped connection must not call the image corrupt.
+func blameSource(err, sourceErr error) error {
+	if err == nil || sourceErr == nil || source.IsFatal(sourceErr) {
+		return err
+	}
+	return fmt.Errorf("read source: %w", sourceErr)
+}
+
+// trapAt is an io.ReaderAt that remembers the first failure other than io.EOF.
+type trapAt struct {
+	ra  io.ReaderAt
+	mu  sync.Mutex
+	err error
+}
+
+func (t *trapAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := t.ra.ReadAt(p, off)
+	if err != nil && err != io.EOF {
+		t.mu.Lock()
+		if t.err == nil {
+			t.err = err
+		}
+		t.mu.Unlock()
+	}
+	return n, err
+}
+
+// failure returns the remembered failure.
+func (t *trapAt) failure() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.err
+}
+
+// verify returns "sha256:<hex>" of the bytes read and fails when want is set and differs.
+func (h *hasher) verify(want string) (string, error) {
+	got := "sha256:" + hex.EncodeToString(h.h.Sum(nil))
+	if want != "" && !strings.EqualFold(got, want) {
+		return "", fatalf("checksum mismatch: source has %s, expected %s", got, want)
+	}
+	return got, nil
+}
+
+// parseChecksum checks a "sha256:<64 hex>" value.
+func parseChecksum(s string) ([]byte, error) {
+	algo, hexsum, ok := strings.Cut(s, ":")
+	if !ok || !strings.EqualFold(algo, "sha256") {
+		return nil, Usagef("checksum %q: want sha256:<hex>", s)
+	}
+	b, err := hex.DecodeString(hexsum)
+	if err != nil || len(b) != sha256.Size {
+		return nil, Usagef("checksum %q: want 64 hex digits after sha256:", s)
+	}
+	return b, nil
+}
