@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Stops the cluster hack/cluster/up.sh started and removes everything it made: pods (through the kubelet, so
+# CNI tears their networks down), processes, mounts, loop devices, the bridge, the iptables rule, kubelet's
+# cgroups, changed sysctls and $GOLDIMAGE_CLUSTER_DIR. Safe to run after a partial start and more than once.
+set -uo pipefail
+source "$(dirname "$0")/env.sh"
+
+main() {
+	[ -d "$state" ] || exit 0
+	drain_pods
+	stop kubelet
+	remove_containers
+	stop containerd
+	kill_shims
+	stop kube-scheduler
+	stop kube-controller-manager
+	stop kube-apiserver # before etcd, so it does not spin on a vanished backend
+	stop etcd
+	unmount_all
+	remove_loops
+	remove_network
+	remove_cgroups
+	restore_sysctls
+	rm -rf "$state"
+	echo "cluster down"
+}
+
+# drain_pods deletes every pod while the kubelet still runs, and waits (bounded) for their sandboxes to stop.
+drain_pods() {
+	alive kubelet && alive kube-apiserver || return 0
+	kubectl delete deployments,replicasets,jobs,statefulsets,daemonsets --all --all-namespaces --wait=false >/dev/null 2>&1
+	kubectl delete pods --all --all-namespaces --grace-period=1 --wait=false >/dev/null 2>&1
+	local i
+	for i in $(seq 1 60); do
+		[ -z "$(kubectl get pods --all-namespaces -o name 2>/dev/null)" ] && ! running_tasks && return 0
+		sleep 1
+	done
+	echo "down: pods still running after 60 s; removing them with ctr" >&2
+}
+
+running_tasks() {
+	ctr_k8s tasks ls 2>/dev/null | grep -q RUNNING
+}
+
+# remove_containers kills and deletes whatever containerd still runs after the kubelet stopped.
+remove_containers() {
+	alive containerd || return 0
+	local id
+	for id in $(ctr_k8s tasks ls -q 2>/dev/null); do
+		ctr_k8s tasks kill -s SIGKILL "$id" >/dev/null 2>&1
+	done
+	sleep 1
+	for id in $(ctr_k8s tasks ls -q 2>/dev/null); do
+		ctr_k8s tasks delete -f "$id" >/dev/null 2>&1
+	done
+	for id in $(ctr_k8s containers ls -q 2>/dev/null); do
+		ctr_k8s containers delete "$id" >/dev/null 2>&1
+	done
+}
+
+# kill_shims ends runc shims this cluster's containerd left behind (they carry its socket address).
+kill_shims() {
+	local pid
+	for pid in $(pgrep -f "containerd-shim.*-address $containerd_sock" 2>/dev/null); do
+		kill -9 "$pid" 2>/dev/null
+	done
+}
+
+alive() {
+	[ -s "$run/$1.pid" ] && kill -0 "$(cat "$run/$1.pid")" 2>/dev/null
+}
+
+# stop NAME sends SIGTERM to the process up.sh started as NAME, then SIGKILL after 15 s.
+stop() {
+	local name=$1 pid i
+	alive "$name" || { rm -f "$run/$name.pid"; return 0; }
+	pid=$(cat "$run/$name.pid")
+	kill "$pid" 2>/dev/null
+	for i in $(seq 1 30); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.5
+	done
+	kill -9 "$pid" 2>/dev/null
+	rm -f "$run/$name.pid"
+}
+
+# unmount_all unmounts everything under the state directory, deepest first.
+unmount_all() {
+	local m
+	for m in $(findmnt -rn -o TARGET | grep "^$state/" | sort -r); do
+		umount "$m" 2>/dev/null || umount -l "$m"
+	done
+}
+
+remove_loops() {
+	[ -f "$state/loops" ] || return 0
+	local dev
+	while read -r dev; do
+		losetup -d "$dev"
+	done <"$state/loops"
+	rm -f "$state/loops"
+}
+
+remove_network() {
+	if [ -f "$state/iptables" ]; then
+		iptables -t nat -D PREROUTING $(service_dnat_rule) && rm -f "$state/iptables"
+	fi
+	if [ -f "$state/bridge" ]; then
+		ip link del "$(cat "$state/bridge")" && rm -f "$state/bridge"
+	fi
+}
+
+# remove_cgroups removes the (empty) kubepods cgroup trees the kubelet created, leaves first.
+remove_cgroups() {
+	local d
+	for d in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/*/kubepods.slice; do
+		[ -d "$d" ] || continue
+		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+	done
+}
+
+restore_sysctls() {
+	[ -f "$state/sysctl.orig" ] || return 0
+	local key value
+	while read -r key value; do
+		[ "$(cat "/proc/sys/$key")" = "$value" ] || echo "$value" >"/proc/sys/$key"
+	done <"$state/sysctl.orig"
+}
+
+main "$@"

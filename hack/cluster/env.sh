@@ -1,0 +1,31 @@
+# Settings shared by hack/cluster/up.sh, down.sh and hack/e2e.sh. Source it; every value can be overridden
+# from the environment.
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+: "${GOLDIMAGE_BIN_DIR:=$root/.cache/bin}"              # kube-* and etcd built by hack/build-control-plane.sh
+: "${GOLDIMAGE_CLUSTER_DIR:=/tmp/goldimage-e2e}"        # all cluster state; removed by down.sh
+: "${GOLDIMAGE_NODE_NAME:=goldimage-e2e}"               # the single node
+: "${GOLDIMAGE_APISERVER_PORT:=6443}"
+: "${GOLDIMAGE_ETCD_PORT:=23790}"
+: "${GOLDIMAGE_POD_CIDR:=10.88.0.0/16}"
+: "${GOLDIMAGE_POD_GATEWAY:=10.88.0.1}"                 # the host on the pod bridge: node IP, API server, test registry
+: "${GOLDIMAGE_SERVICE_CIDR:=10.96.0.0/16}"
+: "${GOLDIMAGE_KUBERNETES_SERVICE_IP:=10.96.0.1}"
+: "${GOLDIMAGE_BRIDGE:=gi-e2e0}"
+: "${GOLDIMAGE_PAUSE_IMAGE:=goldimage.local/pause:e2e}"
+: "${GOLDIMAGE_FS_PVS:=10}"                              # hostPath filesystem PVs to create
+: "${GOLDIMAGE_BLOCK_PVS:=4}"                           # loop-device block PVs to create
+: "${GOLDIMAGE_PV_SIZE:=256Mi}"
+: "${GOLDIMAGE_STORAGE_CLASS:=goldimage-local}"
+state=$GOLDIMAGE_CLUSTER_DIR
+pki=$state/pki
+run=$state/run
+logs=$state/logs
+export KUBECONFIG=$state/admin.kubeconfig
+containerd_sock=$run/containerd.sock
+kubectl() { "$GOLDIMAGE_BIN_DIR/kubectl" "$@"; }
+ctr_k8s() { ctr --address "$containerd_sock" -n k8s.io "$@"; }
+# service_dnat_rule prints the iptables nat rule that sends pods' traffic for the kubernetes Service to the API server.
+service_dnat_rule() {
+	echo "-d $GOLDIMAGE_KUBERNETES_SERVICE_IP/32 -p tcp --dport 443 -m comment --comment goldimage-e2e" \
+		"-j DNAT --to-destination $GOLDIMAGE_POD_GATEWAY:$GOLDIMAGE_APISERVER_PORT"
+}

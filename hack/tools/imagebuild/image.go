@@ -1,0 +1,153 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// File is a host file to place in the image.
+type File struct {
+	Source string // path on the host
+	Dest   string // absolute path inside the image
+}
+
+// Spec describes a single-layer image of static binaries.
+type Spec struct {
+	Files      []File
+	User       string   // numeric uid (or uid:gid) the container runs as
+	Arch       string   // GOARCH-style architecture recorded in the config
+	Entrypoint []string // command the container runs
+}
+
+// epoch is the fixed timestamp of every file and of the image, so builds are reproducible.
+var epoch = time.Unix(0, 0).UTC()
+
+// Build assembles the image described by spec.
+func Build(spec Spec) (v1.Image, error) {
+	layerTar, err := layerBytes(spec.Files)
+	if err != nil {
+		return nil, err
+	}
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(layerTar)), nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("make layer: %w", err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		return nil, fmt.Errorf("append layer: %w", err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("read base config: %w", err)
+	}
+	cfg = cfg.DeepCopy()
+	cfg.OS, cfg.Architecture, cfg.Created = "linux", spec.Arch, v1.Time{Time: epoch}
+	cfg.Config.Entrypoint = spec.Entrypoint
+	cfg.Config.User = spec.User
+	cfg.Config.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin"}
+	img, err = mutate.ConfigFile(img, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("set image config: %w", err)
+	}
+	return img, nil
+}
+
+// WriteTarball builds spec and writes it as a docker-archive tarball tagged ref to out.
+func WriteTarball(out, ref string, spec Spec) error {
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		return fmt.Errorf("parse tag %q: %w", ref, err)
+	}
+	img, err := Build(spec)
+	if err != nil {
+		return fmt.Errorf("build %s: %w", ref, err)
+	}
+	if err := tarball.WriteToFile(out, tag, img); err != nil {
+		return fmt.Errorf("write %s to %s: %w", ref, out, err)
+	}
+	return nil
+}
+
+// layerBytes returns an uncompressed tar holding the files, their parent directories and /tmp.
+func layerBytes(files []File) ([]byte, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	dirs := map[string]bool{}
+	if err := writeDir(tw, dirs, "tmp", 0o1777); err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		if err := writeParents(tw, dirs, f.Dest); err != nil {
+			return nil, err
+		}
+		if err := writeFile(tw, f); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, fmt.Errorf("finish layer tar: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func writeParents(tw *tar.Writer, dirs map[string]bool, dest string) error {
+	parts := strings.Split(strings.Trim(path.Dir(dest), "/"), "/")
+	for i := range parts {
+		if parts[i] == "" {
+			continue
+		}
+		if err := writeDir(tw, dirs, path.Join(parts[:i+1]...), 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeDir(tw *tar.Writer, dirs map[string]bool, dir string, mode int64) error {
+	if dirs[dir] {
+		return nil
+	}
+	dirs[dir] = true
+	hdr := &tar.Header{Typeflag: tar.TypeDir, Name: dir + "/", Mode: mode, ModTime: epoch}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("add directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+func writeFile(tw *tar.Writer, f File) error {
+	src, err := os.Open(f.Source)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", f.Source, err)
+	}
+	defer src.Close()
+	st, err := src.Stat()
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", f.Source, err)
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", f.Source)
+	}
+	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(f.Dest, "/"), Mode: 0o755, Size: st.Size(), ModTime: epoch}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("add %s: %w", f.Dest, err)
+	}
+	if _, err := io.Copy(tw, src); err != nil {
+		return fmt.Errorf("copy %s into the layer: %w", f.Source, err)
+	}
+	return nil
+}
