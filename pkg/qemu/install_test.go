@@ -1,0 +1,121 @@
+package qemu
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goldimage/goldimage/pkg/qemu/qemutest"
+)
+
+// TestInstallStandIn boots the stand-in installer under TCG: it reads its answer file from a second
+// CD, writes the target disk and powers off, or reboots when the answer file is bad.
+func TestInstallStandIn(t *testing.T) {
+	installISO := qemutest.StandInISO(t)
+	tests := []struct {
+		name        string
+		answer      string
+		opts        []Option
+		want        []string
+		wantReboots int
+		wantErr     string
+	}{
+		{name: "bios", answer: "hostname=golden-bios\n",
+			want: []string{"hostname=golden-bios", "firmware=bios", "tpm=absent"}},
+		{name: "uefi with tpm", answer: "hostname=golden-uefi\n",
+			opts: []Option{WithFirmware(FirmwareUEFI), WithTPM(true)},
+			want: []string{"hostname=golden-uefi", "firmware=uefi", "tpm=present"}},
+		{name: "setup that reboots once", answer: "hostname=golden-twice\nreboots=1\n", opts: []Option{WithMaxReboots(1)},
+			want: []string{"hostname=golden-twice", "reboots=1"}, wantReboots: 1},
+		{name: "bad answer file reboots", answer: "disk=/dev/vda\n",
+			wantErr: `guest rebooted instead of powering off (installer failed, or allow reboots) (last console line: "standin: FAILED: answer file sets no hostname"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := os.Stat("/usr/share/OVMF/OVMF_CODE_4M.fd"); err != nil && strings.Contains(tt.name, "uefi") {
+				t.Skip("OVMF not installed: run hack/install-deps.sh")
+			}
+			dir := t.TempDir()
+			disk := filepath.Join(dir, "disk.raw")
+			if err := os.WriteFile(disk, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(disk, 64<<20); err != nil {
+				t.Fatal(err)
+			}
+			answerCD := filepath.Join(dir, "answer.iso")
+			if err := MakeCD(context.Background(), answerCD, "ANSWER", qemutest.AnswerDir(t, tt.answer)); err != nil {
+				t.Fatal(err)
+			}
+			var console bytes.Buffer
+			serialLog := filepath.Join(dir, "serial.log")
+			opts := append([]Option{WithAccel(AccelTCG), WithMemory(512), WithCDROM(answerCD), WithTimeout(5 * time.Minute),
+				WithConsole(&console), WithSerialLog(serialLog)}, tt.opts...)
+			res, err := Install(context.Background(), disk, installISO, opts...)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Install error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if logged, _ := os.ReadFile(serialLog); !strings.Contains(console.String(), "standin: installing") ||
+				!bytes.Equal(logged, console.Bytes()) {
+				t.Errorf("console %q and serial log %q should both hold the installer's messages", console.String(), logged)
+			}
+			if res.Accel != AccelTCG || res.Reboots != tt.wantReboots {
+				t.Errorf("result %+v, want tcg and %d reboots", res, tt.wantReboots)
+			}
+			head := make([]byte, 4096)
+			f, err := os.Open(disk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.ReadAt(head, 0); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(head, []byte(qemutest.InstalledMarker)) {
+				t.Fatalf("disk does not start with the installed marker: %q", head[:64])
+			}
+			for _, w := range tt.want {
+				if !bytes.Contains(head, []byte(w+"\n")) {
+					t.Errorf("installed disk header lacks %q:\n%s", w, bytes.TrimRight(head, "\x00"))
+				}
+			}
+		})
+	}
+}
+
+func TestInstallBadInputs(t *testing.T) {
+	dir := t.TempDir()
+	disk := filepath.Join(dir, "disk.raw")
+	if err := os.WriteFile(disk, make([]byte, 1024), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		iso  string
+		opts []Option
+		want string
+	}{
+		{"missing ISO", filepath.Join(dir, "nope.iso"), nil, "install ISO: stat"},
+		{"missing CD", disk, []Option{WithCDROM(filepath.Join(dir, "drivers.iso"))}, "CD 1: stat"},
+		{"missing QEMU", disk, []Option{WithBinary("qemu-system-nonexistent")}, "install qemu-system-x86"},
+		{"bad option", disk, []Option{WithCPUs(0)}, "cpus 0 is below 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Install(context.Background(), disk, tt.iso, tt.opts...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Install error %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
