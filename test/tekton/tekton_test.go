@@ -1,0 +1,114 @@
+package tekton
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	"sigs.k8s.io/yaml"
+)
+
+const repo = "../.."
+
+// manifests holds every Task and Pipeline of the repository, by name.
+type manifests struct {
+	tasks     map[string]*v1.Task
+	pipelines map[string]*v1.Pipeline
+	files     map[string]string // name -> file, for messages
+}
+
+// load decodes tasks/ and pipelines/ strictly (unknown fields fail) into Tekton's v1 types.
+func load(t *testing.T) manifests {
+	t.Helper()
+	m := manifests{tasks: map[string]*v1.Task{}, pipelines: map[string]*v1.Pipeline{}, files: map[string]string{}}
+	for _, dir := range []string{"tasks", "pipelines"} {
+		err := filepath.WalkDir(filepath.Join(repo, dir), func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".yaml") || d.Name() == "kustomization.yaml" {
+				return err
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			var meta struct{ APIVersion, Kind string }
+			if err := yaml.Unmarshal(b, &meta); err != nil {
+				t.Errorf("%s: %v", path, err)
+				return nil
+			}
+			if meta.APIVersion != "tekton.dev/v1" {
+				t.Errorf("%s: apiVersion %q, want tekton.dev/v1", path, meta.APIVersion)
+			}
+			switch meta.Kind {
+			case "Task":
+				var task v1.Task
+				if err := yaml.UnmarshalStrict(b, &task); err != nil {
+					t.Errorf("%s: %v", path, err)
+					return nil
+				}
+				m.tasks[task.Name], m.files[task.Name] = &task, path
+			case "Pipeline":
+				var p v1.Pipeline
+				if err := yaml.UnmarshalStrict(b, &p); err != nil {
+					t.Errorf("%s: %v", path, err)
+					return nil
+				}
+				m.pipelines[p.Name], m.files[p.Name] = &p, path
+			default:
+				t.Errorf("%s: kind %q is neither Task nor Pipeline", path, meta.Kind)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return m
+}
+
+func TestEveryTaskAndPipelineIsPresent(t *testing.T) {
+	m := load(t)
+	want := map[string][]string{
+		"Task":     {"build-from-iso", "cleanup-vm", "create-vm", "datasource", "disk-push", "patch-windows-iso", "wait-for-vm"},
+		"Pipeline": {"iso-to-containerdisk", "windows-customize", "windows-installer"},
+	}
+	got := map[string][]string{}
+	for name := range m.tasks {
+		got["Task"] = append(got["Task"], name)
+	}
+	for name := range m.pipelines {
+		got["Pipeline"] = append(got["Pipeline"], name)
+	}
+	for kind, names := range want {
+		sort.Strings(got[kind])
+		if strings.Join(got[kind], " ") != strings.Join(names, " ") {
+			t.Errorf("%ss %v, want %v", kind, got[kind], names)
+		}
+	}
+	for name, file := range m.files {
+		if base := strings.TrimSuffix(filepath.Base(file), ".yaml"); base != name {
+			t.Errorf("%s holds %s; name the file after it", file, name)
+		}
+	}
+}
+
+// TestTektonValidation runs Tekton's own defaulting and validation on every object.
+func TestTektonValidation(t *testing.T) {
+	m := load(t)
+	ctx := context.Background()
+	for name, task := range m.tasks {
+		task.SetDefaults(ctx)
+		if err := task.Validate(ctx); err != nil {
+			t.Errorf("Task %s (%s): %v", name, m.files[name], err)
+		}
+	}
+	for name, p := range m.pipelines {
+		p.SetDefaults(ctx)
+		if err := p.Validate(ctx); err != nil {
+			t.Errorf("Pipeline %s (%s): %v", name, m.files[name], err)
+		}
+	}
+}
