@@ -50,6 +50,9 @@ type archiveStore struct {
 
 func indexArchive(p string) (*archiveStore, error) {
 	f, err := os.Open(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: open OCI archive: %w", ErrNotFound, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open OCI archive: %w", err)
 	}

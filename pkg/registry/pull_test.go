@@ -227,7 +227,7 @@ func TestPullFromLayouts(t *testing.T) {
 		"oci:" + dir + ":v2":                      registry.ErrNotFound,
 		"oci:" + filepath.Join(dir, "missing"):    registry.ErrNotFound,
 		"oci-archive:" + archive + ":v2":          registry.ErrNotFound,
-		"oci-archive:" + filepath.Join(dir, "nx"): nil,
+		"oci-archive:" + filepath.Join(dir, "nx"): registry.ErrNotFound,
 	} {
 		_, err := c.Pull(context.Background(), ref)
 		if err == nil || (wantErr != nil && !errors.Is(err, wantErr)) {
