@@ -13,7 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/goldimage/goldimage/internal/testenv"
+	goldscheme "github.com/goldimage/goldimage/internal/scheme"
 	"github.com/goldimage/goldimage/pkg/controller/dataimportcron"
 	"github.com/goldimage/goldimage/pkg/controller/datasource"
 	"github.com/goldimage/goldimage/pkg/controller/datavolume"
@@ -25,7 +25,7 @@ func runCluster(ctx context.Context, o options) error {
 	if err != nil {
 		return fmt.Errorf("load Kubernetes client configuration: %w", err)
 	}
-	scheme, err := testenv.NewScheme()
+	scheme, err := goldscheme.New()
 	if err != nil {
 		return err
 	}

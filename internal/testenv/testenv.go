@@ -7,10 +7,10 @@ import (
 	"path/filepath"
 
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/goldimage/goldimage/internal/scheme"
 )
 
 // Env is a running test control plane.
@@ -58,16 +58,7 @@ func (e *Env) Stop() error {
 }
 
 // NewScheme returns a scheme with client-go's kinds and CDI's v1beta1 kinds.
-func NewScheme() (*runtime.Scheme, error) {
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return nil, fmt.Errorf("register client-go kinds: %w", err)
-	}
-	if err := cdiv1.AddToScheme(scheme); err != nil {
-		return nil, fmt.Errorf("register CDI kinds: %w", err)
-	}
-	return scheme, nil
-}
+func NewScheme() (*runtime.Scheme, error) { return scheme.New() }
 
 // RepoRoot finds the directory holding goldimage's go.mod, walking up from the working directory.
 func RepoRoot() (string, error) {
