@@ -25,7 +25,8 @@ Usage:
 
 Sources:
   docker://REGISTRY/IMAGE:TAG   containerDisk from a registry (the file under /disk/)
-  oci-archive:FILE              containerDisk in an OCI archive (skopeo copy ... oci-archive:FILE)
+  oci-archive:FILE[:TAG]        containerDisk in an OCI archive (skopeo copy ... oci-archive:FILE)
+  oci:DIR[:TAG]                 containerDisk in an OCI layout directory (skopeo copy ... oci:DIR)
   http(s)://HOST/PATH           qcow2/VMDK/VHD(X) read in place with range requests; .gz/.xz/.zst streamed
   s3://HOST/BUCKET/KEY          any S3-compatible endpoint (https; --s3 with http:// for plain http)
   file:///PATH                  local file

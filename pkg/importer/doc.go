@@ -1,12 +1,11 @@
-// Package importer imports one disk image into a PVC: it opens the source (registry, OCI archive,
-// http(s), s3, file or blank), detects and unwraps the format with pkg/convert, writes sparse raw to a
+// Package importer imports one disk image into a PVC: it opens the source (containerDisk in a registry,
+// OCI archive or OCI layout, via pkg/registry; http(s), s3, file or blank), detects and unwraps the format with pkg/convert, writes sparse raw to a
 // file or block device, checks sizes, syncs, and reports a contract.Termination. Run is the entry point
 // for cmd/importer and for the cron-controller's local mode.
 //
 // Random-access formats (qcow2, VMDK, VHD, VHDX) are read in place when the source can seek (file,
-// http(s) with range support, s3, uncompressed OCI archive layers). They need the scratch directory
-// only when the source is a stream: compressed (.gz, .xz, .zst), a registry layer, an http server
-// without range support. Raw and ISO images are always streamed straight to the target.
+// http(s) with range support, s3). They need the scratch directory only when the source is a
+// stream: compressed (.gz, .xz, .zst), a containerDisk layer, an http server without range support. Raw and ISO images are always streamed straight to the target.
 //
 // A filesystem import writes DEST.importing and renames it onto DEST after fsync, so DEST exists only
 // when complete; a rerun removes leftovers and starts over. A block device is written in place and

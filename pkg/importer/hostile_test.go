@@ -14,6 +14,8 @@ import (
 
 	"github.com/goldimage/goldimage/pkg/contract"
 	"github.com/goldimage/goldimage/pkg/importer/importertest"
+	"github.com/goldimage/goldimage/pkg/registry/registrytest"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // hostileFiles writes the bad inputs of the hostile table into dir.
@@ -79,6 +81,10 @@ func TestRunHostileInputs(t *testing.T) {
 		return "docker://" + importertest.Push(t, reg, name+":v1", importertest.ContainerDisk(t, importertest.LayerTar(t, entries...), false))
 	}
 	small := importertest.Entry{Name: "disk/disk.img", Body: []byte("tiny")}
+	authReg := registrytest.New(t)
+	authReg.PushDisk(t, "auth/disk:v1", []byte("tiny"))
+	tlsHost, _, tlsRT := importertest.RegistryTLS(t)
+	tlsRef := "docker://" + importertest.Push(t, tlsHost, "tls/disk:v1", importertest.ContainerDisk(t, importertest.LayerTar(t, small), false), remote.WithTransport(tlsRT))
 	s3Host, s3CA := startS3(t, map[string][]byte{"disk.raw": f.read(t, "disk.raw")[:4096]})
 	fileURL := func(name string) string { return "file://" + filepath.Join(bad, name) }
 
@@ -112,10 +118,15 @@ func TestRunHostileInputs(t *testing.T) {
 		{"VMDK descriptor", Config{Source: fileURL("descriptor.vmdk")}, "extent", contract.ExitFatal},
 		{"qcow2 stream without scratch", Config{Source: srv.URL + "/disk.qcow2.gz", ScratchDir: "-"}, "needs a scratch directory", contract.ExitFatal},
 		{"registry image missing", Config{Source: "docker://" + reg + "/nothing:here"}, "not found", contract.ExitFatal},
-		{"containerDisk without disk/", Config{Source: push("nodisk", importertest.Entry{Name: "etc/os-release", Body: []byte("x")})}, "no disk image file under disk/", contract.ExitFatal},
+		{"containerDisk without disk/", Config{Source: push("nodisk", importertest.Entry{Name: "etc/os-release", Body: []byte("x")})}, "no regular file under /disk/", contract.ExitFatal},
 		{"containerDisk path traversal", Config{Source: push("traversal", importertest.Entry{Name: "../../etc/passwd", Body: []byte("x")}, small)}, "escapes the image root", contract.ExitFatal},
-		{"containerDisk absolute path", Config{Source: push("absolute", importertest.Entry{Name: "/disk/disk.img", Body: []byte("x")})}, "absolute path", contract.ExitFatal},
-		{"containerDisk symlink disk", Config{Source: push("symlink", importertest.Entry{Name: "disk/disk.img", Typeflag: '2', Link: "/etc/shadow"})}, "not a regular file", contract.ExitFatal},
+		{"containerDisk two disk files", Config{Source: push("two", small, importertest.Entry{Name: "disk/other.img", Body: []byte("x")})}, "several files under /disk/", contract.ExitFatal},
+		{"containerDisk symlink disk", Config{Source: push("symlink", importertest.Entry{Name: "disk/disk.img", Typeflag: '2', Link: "/etc/shadow"})}, "symlink", contract.ExitFatal},
+		{"containerDisk hardlink disk", Config{Source: push("hardlink", importertest.Entry{Name: "disk/disk.img", Typeflag: '1', Link: "etc/shadow"})}, "hardlink", contract.ExitFatal},
+		{"registry wrong password", Config{Source: "docker://" + authReg.Ref("auth/disk:v1"), User: authReg.Username, Password: "wrong-password"}, "access denied", contract.ExitFatal},
+		{"registry without credentials", Config{Source: "docker://" + authReg.Ref("auth/disk:v1")}, "access denied", contract.ExitFatal},
+		{"registry untrusted certificate", Config{Source: tlsRef}, "certificate", contract.ExitRetryable},
+		{"bad image reference", Config{Source: "docker://" + reg + "/UPPER:case"}, "parse image reference", contract.ExitFatal},
 		{"oci-archive missing", Config{Source: "oci-archive:/nonexistent.tar"}, "no such file", contract.ExitFatal},
 		{"oci-archive not a tar", Config{Source: "oci-archive:" + filepath.Join(bad, "not-a-tar.oci")}, "OCI archive", contract.ExitFatal},
 		{"s3 missing object", Config{Source: "s3://" + s3Host + "/images/other.raw", CertDir: s3CA}, "not found", contract.ExitFatal},
@@ -144,6 +155,9 @@ func TestRunHostileInputs(t *testing.T) {
 			term, err := Run(context.Background(), cfg)
 			if err == nil {
 				t.Fatalf("Run succeeded: %+v", term)
+			}
+			if cfg.Password != "" && strings.Contains(term.Message, cfg.Password) {
+				t.Errorf("message %q shows the password", term.Message)
 			}
 			if !strings.Contains(term.Message, tt.wantMsg) || strings.Contains(term.Message, "\n") {
 				t.Errorf("message %q, want one line containing %q", term.Message, tt.wantMsg)

@@ -47,7 +47,7 @@ func run(ctx context.Context, c *Config) (contract.Termination, error) {
 	if strings.HasPrefix(c.Source, "blank:") {
 		return blank(t, c, progress)
 	}
-	im, err := openSource(ctx, c)
+	im, err := source.Open(ctx, c.Source, c.sourceOptions()...)
 	if err != nil {
 		return contract.Termination{}, err
 	}
@@ -84,14 +84,6 @@ func blank(t *target, c *Config, progress progressFunc) (contract.Termination, e
 	}
 	progress(c.Size, c.Size)
 	return contract.Termination{Result: contract.ResultSuccess, VirtualSize: c.Size, Format: string(convert.FormatRaw)}, nil
-}
-
-// openSource opens the source URL; docker:// goes to the registry, the rest to the source package.
-func openSource(ctx context.Context, c *Config) (*source.Image, error) {
-	if strings.HasPrefix(c.Source, "docker://") {
-		return source.OpenRegistry(ctx, c.Source, c.sourceOptions()...)
-	}
-	return source.Open(ctx, c.Source, c.sourceOptions()...)
 }
 
 // oneLine flattens an error message for the termination message.

@@ -18,6 +18,8 @@ import (
 	"github.com/goldimage/goldimage/pkg/contract"
 	"github.com/goldimage/goldimage/pkg/importer/importertest"
 	"github.com/goldimage/goldimage/pkg/importer/source"
+	"github.com/goldimage/goldimage/pkg/registry/registrytest"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 const virtualSize = 64 << 20
@@ -136,6 +138,11 @@ func TestRunSources(t *testing.T) {
 	dockerRef := importertest.Push(t, reg, "containerdisks/fedora:41", importertest.ContainerDisk(t, qcowLayer, false, labels...))
 	ociGz := importertest.OCIArchive(t, importertest.ContainerDisk(t, qcowLayer, false, labels...))
 	ociPlain := importertest.OCIArchive(t, importertest.ContainerDisk(t, qcowLayer, true, labels...))
+	ociDir := importertest.OCILayout(t, importertest.ContainerDisk(t, qcowLayer, false, labels...))
+	tlsHost, tlsCA, tlsRT := importertest.RegistryTLS(t)
+	tlsRef := "docker://" + importertest.Push(t, tlsHost, "tls/fedora:41", importertest.ContainerDisk(t, qcowLayer, false, labels...), remote.WithTransport(tlsRT))
+	authReg := registrytest.New(t) // bearer tokens handed out for basic credentials, as Docker Hub and quay do
+	authDigest := authReg.PushDisk(t, "auth/fedora:41", f.read(t, "disk.qcow2"))
 
 	tests := []struct {
 		name       string
@@ -158,7 +165,12 @@ func TestRunSources(t *testing.T) {
 		{name: "s3 raw.gz", cfg: Config{Source: "s3://" + s3Host + "/images/disk.raw.gz", CertDir: s3CA}, wantFormat: "raw"},
 		{name: "registry containerDisk", cfg: Config{Source: "docker://" + dockerRef}, wantFormat: "qcow2", wantLabels: true},
 		{name: "oci-archive gzip layer", cfg: Config{Source: "oci-archive:" + ociGz}, wantFormat: "qcow2", wantLabels: true},
-		{name: "oci-archive plain layer in place", cfg: Config{Source: "oci-archive:" + ociPlain}, wantFormat: "qcow2", wantLabels: true},
+		{name: "oci-archive plain layer", cfg: Config{Source: "oci-archive:" + ociPlain}, wantFormat: "qcow2", wantLabels: true},
+		{name: "oci layout directory", cfg: Config{Source: "oci:" + ociDir}, wantFormat: "qcow2", wantLabels: true},
+		{name: "registry over TLS, CA directory", cfg: Config{Source: tlsRef, CertDir: tlsCA}, wantFormat: "qcow2", wantLabels: true},
+		{name: "registry over TLS, insecure", cfg: Config{Source: tlsRef, InsecureTLS: true}, wantFormat: "qcow2", wantLabels: true},
+		{name: "registry with credentials", cfg: Config{Source: "docker://" + authReg.Ref("auth/fedora:41"), User: authReg.Username, Password: authReg.Password},
+			wantFormat: "qcow2", wantDigest: authDigest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,9 +4,11 @@ package importertest
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/pem"
 	"io"
 	"io/fs"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -94,25 +96,31 @@ func ContainerDisk(t testing.TB, layerTar []byte, uncompressed bool, env ...stri
 	return img
 }
 
-// OCIArchive writes img as an OCI image layout tar (what `skopeo copy ... oci-archive:` writes) and returns its path.
-func OCIArchive(t testing.TB, img v1.Image) string {
+// OCILayout writes img as an OCI image layout directory (what `skopeo copy ... oci:` writes) and returns its path.
+func OCILayout(t testing.TB, img v1.Image) string {
 	t.Helper()
-	dir := t.TempDir()
-	p, err := layout.Write(filepath.Join(dir, "layout"), empty.Index)
+	dir := filepath.Join(t.TempDir(), "layout")
+	p, err := layout.Write(dir, empty.Index)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := p.AppendImage(img); err != nil {
 		t.Fatal(err)
 	}
-	archive := filepath.Join(dir, "image.tar")
+	return dir
+}
+
+// OCIArchive writes img as an OCI image layout tar (what `skopeo copy ... oci-archive:` writes) and returns its path.
+func OCIArchive(t testing.TB, img v1.Image) string {
+	t.Helper()
+	root := OCILayout(t, img)
+	archive := filepath.Join(filepath.Dir(root), "image.tar")
 	f, err := os.Create(archive)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	tw := tar.NewWriter(f)
-	root := filepath.Join(dir, "layout")
 	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -145,14 +153,30 @@ func Registry(t testing.TB) string {
 	return strings.TrimPrefix(srv.URL, "http://")
 }
 
+// RegistryTLS starts go-containerregistry's in-process registry over TLS on loopback; it returns
+// its host:port, a directory holding its CA certificate (PEM) and a transport trusting it.
+func RegistryTLS(t testing.TB) (host, caDir string, rt http.RoundTripper) {
+	t.Helper()
+	srv := httptest.NewTLSServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // clients that distrust the certificate are expected
+	t.Cleanup(srv.Close)
+	caDir = t.TempDir()
+	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(filepath.Join(caDir, "ca.crt"), cert, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimPrefix(srv.URL, "https://"), caDir, srv.Client().Transport
+}
+
 // Push writes img to host/repo:tag and returns the reference.
-func Push(t testing.TB, host, repoTag string, img v1.Image) string {
+// Options (a transport, credentials) go to remote.Write.
+func Push(t testing.TB, host, repoTag string, img v1.Image, opts ...remote.Option) string {
 	t.Helper()
 	ref, err := name.ParseReference(host + "/" + repoTag)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Write(ref, img); err != nil {
+	if err := remote.Write(ref, img, opts...); err != nil {
 		t.Fatal(err)
 	}
 	return ref.String()

@@ -37,12 +37,16 @@ func (im *Image) Close() error {
 	return im.close()
 }
 
-// Open opens rawURL (file://, http(s)://, s3://, oci-archive:) with the given options.
+// Open opens rawURL (file://, http(s)://, s3://, or a containerDisk: docker://, oci-archive:, oci:)
+// with the given options.
 func Open(ctx context.Context, rawURL string, opts ...Option) (*Image, error) {
+	if isContainerDisk(rawURL) {
+		return OpenContainerDisk(ctx, rawURL, opts...)
+	}
 	o := newOptions(opts)
 	scheme, _, ok := strings.Cut(rawURL, ":")
 	if !ok {
-		return nil, Fatal(fmt.Errorf("source %q has no scheme (want file://, http(s)://, s3://, oci-archive:)", rawURL))
+		return nil, Fatal(fmt.Errorf("source %q has no scheme (want docker://, oci-archive:, http(s)://, s3://, file://)", rawURL))
 	}
 	switch strings.ToLower(scheme) {
 	case "file":
@@ -51,8 +55,6 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Image, error) {
 			return nil, Fatal(fmt.Errorf("parse source URL: %w", err))
 		}
 		return OpenFile(u.Path)
-	case "oci-archive":
-		return OpenOCIArchive(strings.TrimPrefix(rawURL[len(scheme)+1:], "//"))
 	case "http", "https":
 		if o.s3 {
 			return openS3(ctx, rawURL, o)
@@ -61,7 +63,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Image, error) {
 	case "s3":
 		return openS3(ctx, rawURL, o)
 	default:
-		return nil, Fatal(fmt.Errorf("unsupported source scheme %q (want file://, http(s)://, s3://, oci-archive:, docker://, blank:)", scheme))
+		return nil, Fatal(fmt.Errorf("unsupported source scheme %q (want docker://, oci-archive:, oci:, http(s)://, s3://, file://, blank:)", scheme))
 	}
 }
 
