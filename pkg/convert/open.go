@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"syscall"
 
 	"github.com/lima-vm/go-qcow2reader/image"
 )
@@ -136,19 +135,9 @@ func (r *rawImage) Extent(start, length int64) (image.Extent, error) {
 	if r.file == nil {
 		return data, nil
 	}
-	const seekData, seekHole = 3, 4
-	next, err := r.file.Seek(start, seekData)
-	switch {
-	case errors.Is(err, syscall.ENXIO): // only a hole follows
-		return image.Extent{Start: start, Length: length, Zero: true}, nil
-	case err != nil: // no hole support: report data, the writer still skips zero blocks
+	hole, n := holeAt(r.file, start)
+	if n <= 0 { // no hole support: report data, the writer still skips zero blocks
 		return data, nil
-	case next > start:
-		return image.Extent{Start: start, Length: min(length, next-start), Zero: true}, nil
 	}
-	hole, err := r.file.Seek(start, seekHole)
-	if err == nil && hole > start {
-		data.Length = min(length, hole-start)
-	}
-	return data, nil
+	return image.Extent{Start: start, Length: min(length, n), Zero: hole, Allocated: !hole}, nil
 }

@@ -20,7 +20,11 @@ func init() {
 		return checked(img, err, vhd.ErrUnsupported)
 	}
 	openers[FormatVHDX] = func(ra io.ReaderAt, size int64, _ *options) (Image, error) {
-		img, err := vhdx.Open(ra, size)
+		var opts []vhdx.Option
+		if f := sourceFile(ra); f != nil {
+			opts = append(opts, vhdx.WithHoles(func(off int64) (bool, int64) { return holeAt(f, off) }))
+		}
+		img, err := vhdx.Open(ra, size, opts...)
 		return checked(img, err, vhdx.ErrUnsupported)
 	}
 	streamOpeners["vmdk/streamOptimized"] = openVMDKStream

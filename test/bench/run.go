@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -46,6 +47,7 @@ func runCmd(args []string) error {
 	size := fs.String("size", "4G", "virtual size")
 	data := fs.String("data", "1G", "bytes of data in the image")
 	repeat := fs.Int("repeat", 3, "runs per side; the fastest counts")
+	only := fs.String("formats", "", "comma-separated formats to compare (default: all)")
 	_ = fs.Parse(args)
 	vsize, err1 := parseSize(*size)
 	dsize, err2 := parseSize(*data)
@@ -73,6 +75,9 @@ func runCmd(args []string) error {
 	fmt.Printf("%-12s %9s %9s %8s %9s %9s %8s %9s %9s  %s\n", "format", "qemu", "ours", "speedup",
 		"qemu cpu", "our cpu", "cpu x", "qemu RSS", "our RSS", "output")
 	for _, f := range formats {
+		if *only != "" && !slices.Contains(strings.Split(*only, ","), f.name) {
+			continue
+		}
 		if err := compare(self, *dir, src, f, *repeat); err != nil {
 			return err
 		}

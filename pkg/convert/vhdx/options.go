@@ -14,7 +14,17 @@ type Option func(*config)
 type config struct {
 	maxSize       int64
 	maxTableBytes int64
+	holes         HoleFunc
 }
+
+// HoleFunc reports whether the source bytes at off lie in a hole of a sparse file (they read as
+// zeros without being stored) and for how many bytes from off that stays so; n <= 0 means unknown.
+type HoleFunc func(off int64) (hole bool, n int64)
+
+// WithHoles makes Extent report holes of the source inside present blocks as Zero, so callers need
+// not read them (qemu-img leaves the unwritten parts of its blocks as file holes). Default none:
+// present blocks are data.
+func WithHoles(fn HoleFunc) Option { return func(c *config) { c.holes = fn } }
 
 // WithMaxSize refuses images whose virtual size exceeds n bytes. Default DefaultMaxSize (16 TiB).
 func WithMaxSize(n int64) Option { return func(c *config) { c.maxSize = n } }

@@ -112,7 +112,8 @@ func (q *pending) flush(ra io.ReaderAt) error {
 }
 
 // Extent returns the longest run starting at start, at most length bytes, of blocks sharing one
-// status: blocks not present, zero or unmapped report Zero, fully present blocks Allocated.
+// status: blocks not present, zero or unmapped report Zero, fully present blocks Allocated, and
+// holes of the source file inside present blocks (see WithHoles) both.
 func (img *Image) Extent(start, length int64) (image.Extent, error) {
 	ext := image.Extent{Start: start}
 	if start < 0 || length < 0 || start > img.size-length {
@@ -123,12 +124,28 @@ func (img *Image) Extent(start, length int64) (image.Extent, error) {
 		if err != nil {
 			return ext, err
 		}
+		allocated := !r.zero
+		if allocated {
+			r = img.refine(r)
+		}
 		if first {
-			ext.Zero, ext.Allocated = r.zero, !r.zero
-		} else if ext.Zero != r.zero {
+			ext.Zero, ext.Allocated = r.zero, allocated
+		} else if ext.Zero != r.zero || ext.Allocated != allocated {
 			break
 		}
 		ext.Length += min(r.length, length-ext.Length)
 	}
 	return ext, nil
+}
+
+// refine shortens a present run to its first part that is all data or all hole in the source file.
+func (img *Image) refine(r run) run {
+	if img.holes == nil {
+		return r
+	}
+	hole, n := img.holes(r.phys)
+	if n > 0 {
+		r.zero, r.length = hole, min(r.length, n)
+	}
+	return r
 }

@@ -19,6 +19,7 @@ type Image struct {
 	blockSize  int64
 	chunkRatio int64    // payload blocks per sector bitmap block
 	bat        []uint64 // interleaved payload and sector bitmap entries
+	holes      HoleFunc // nil: present blocks are data throughout
 }
 
 var _ image.Image = (*Image)(nil)
@@ -50,7 +51,7 @@ func Open(ra io.ReaderAt, size int64, opts ...Option) (*Image, error) {
 		return nil, err
 	}
 	img := &Image{ra: ra, fileSize: size, size: m.virtualSize, blockSize: m.blockSize,
-		chunkRatio: (1 << 23) * m.sectorSize / m.blockSize}
+		chunkRatio: (1 << 23) * m.sectorSize / m.blockSize, holes: c.holes}
 	return img, img.loadBAT(batRegion, c)
 }
 
