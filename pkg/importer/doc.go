@@ -10,4 +10,7 @@
 // A filesystem import writes DEST.importing and renames it onto DEST after fsync, so DEST exists only
 // when complete; a rerun removes leftovers and starts over. A block device is written in place and
 // only the termination message (written last) and exit code say it is complete.
+//
+// A clone+https:// source is the stream of a host-assisted clone (pkg/clone): the server must present the
+// certificate in the certificate directory, the token is the password; holes arrive as holes and stay holes.
 package importer

@@ -47,6 +47,9 @@ func run(ctx context.Context, c *Config) (contract.Termination, error) {
 	if strings.HasPrefix(c.Source, "blank:") {
 		return blank(t, c, progress)
 	}
+	if isClone(c.Source) {
+		return cloneInto(ctx, c, t, progress)
+	}
 	im, err := source.Open(ctx, c.Source, c.sourceOptions()...)
 	if err != nil {
 		return contract.Termination{}, err
