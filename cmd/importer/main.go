@@ -22,6 +22,7 @@ const usage = `importer streams a disk image into a file or block device as spar
 
 Usage:
   importer --source URL --dest PATH [--size N] [--format raw|qcow2] [--scratch DIR] [--output json]
+  importer serve --file PATH [--listen ADDR] [--cert-dir DIR]   (clone source; see importer serve --help)
 
 Sources:
   docker://REGISTRY/IMAGE:TAG   containerDisk from a registry (the file under /disk/)
@@ -31,6 +32,8 @@ Sources:
   s3://HOST/BUCKET/KEY          any S3-compatible endpoint (https; --s3 with http:// for plain http)
   file:///PATH                  local file
   blank:                        empty disk of --size
+  clone+https://HOST:PORT/disk  host-assisted clone from "importer serve" (--cert-dir holds its certificate,
+                                env IMPORTER_SECRET_KEY its token)
 
 Examples:
   importer --source https://example.com/fedora.qcow2 --dest /data/disk.img --size 20Gi
@@ -61,6 +64,9 @@ func main() {
 
 // run parses arguments, imports, reports, and returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "serve" {
+		return serve(args[1:], os.Getenv, stderr)
+	}
 	f, err := parseFlags(args, os.Getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return contract.ExitOK

@@ -37,6 +37,8 @@ const (
 	MaxTerminationBytes = 4096                                 // kubelet's limit for a termination message
 	ProgressMetric      = "kubevirt_cdi_import_progress_total" // gauge, percent, label ownerUID
 	ProgressPort        = 8443                                 // HTTP port serving /metrics in the importer pod
+	CloneCertDir        = "/clone-tls"                         // clone certificate (and, in the source pod, key) mount
+	ClonePort           = 8444                                 // HTTPS port of "importer serve" in a clone source pod
 )
 
 // Exit codes of the importer. Retryable failures may succeed on a rerun; fatal ones will not.
