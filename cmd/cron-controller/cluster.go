@@ -62,7 +62,8 @@ func Setup(mgr ctrl.Manager, o options) error {
 		return fmt.Errorf("set up DataImportCron controller: %w", err)
 	}
 	dvs := datavolume.New(mgr.GetClient(), mgr.GetEventRecorderFor("datavolume-controller"), o.importerImage,
-		datavolume.WithMaxRestarts(int32(o.maxRestarts)), datavolume.WithPullPolicy(corev1.PullPolicy(o.pullPolicy)))
+		datavolume.WithMaxRestarts(int32(o.maxRestarts)), datavolume.WithPullPolicy(corev1.PullPolicy(o.pullPolicy)),
+		datavolume.WithAPIReader(mgr.GetAPIReader()))
 	if err := dvs.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up DataVolume controller: %w", err)
 	}

@@ -18,6 +18,15 @@ const (
 	AnnDigest           = "goldimage.io/digest"              // on a DataVolume created by a cron: the digest it imports
 )
 
+// Clone annotations, labels and finalizer (goldimage's own).
+const (
+	AnnCloneServiceAccount = "goldimage.io/clone-service-account"  // on a DataVolume: service account of its namespace whose permission a cross-namespace clone uses (default "default")
+	AnnCloneTarget         = "goldimage.io/clone-target"           // on clone source pods and Secrets: "namespace/name" of the DataVolume they serve
+	AnnCloneSourceNS       = "goldimage.io/clone-source-namespace" // on a cloning DataVolume: where its source pod and Secret live
+	LabelCloneOf           = "goldimage.io/clone-of"               // on clone source pods and Secrets: UID of the DataVolume they serve
+	FinalizerCloneCleanup  = "goldimage.io/clone-cleanup"          // on a cloning DataVolume: deletes the source pod and Secrets in the source namespace
+)
+
 // DataImportCron condition reasons (CDI's names where CDI has one).
 const (
 	ReasonNoImport          = "NoImport"          // Progressing False: nothing being imported
@@ -46,6 +55,16 @@ const (
 	ReasonSourceInProgress = "ImportInProgress"  // DataSource Ready False: the source DataVolume is still importing
 )
 
+// Clone condition reasons (CDI's names where CDI has one).
+const (
+	ReasonCloneWithoutSource = "CloneWithoutSource"  // Ready False: the source PVC does not exist (yet)
+	ReasonSourceNotReady     = "CloneSourceNotReady" // Ready False: the DataSource or the source's DataVolume is not ready
+	ReasonCloneUnauthorized  = "CloneUnauthorized"   // Failed: the requester may not create datavolumes/source in the source namespace
+	ReasonCloneTooSmall      = "CloneTargetTooSmall" // Failed: the target is smaller than the source
+	ReasonCloneScheduled     = "CloneScheduled"      // Running False: clone pods are waiting to run
+	ReasonCSIClone           = "CSICloneInProgress"  // Running True: the CSI driver is cloning
+)
+
 // Event reasons.
 const (
 	EventImportCreated    = "ImportCreated"   // a cron created a DataVolume for a new digest
@@ -68,6 +87,9 @@ const (
 const (
 	ImporterPodPrefix  = "importer-" // importer pod name: prefix + DataVolume name (as CDI)
 	ImporterContainer  = "importer"
+	CloneSourcePrefix  = "clone-source-" // clone source pod and Secret name: prefix + DataVolume UID
+	CloneTargetPrefix  = "clone-target-" // Secret with the clone certificate and token for the importer: prefix + DataVolume UID
+	CloneContainer     = "clone-source"
 	DefaultImportsKeep = 3 // importsToKeep when the cron leaves it unset (as CDI)
 	DigestNameLength   = 12
 )

@@ -11,6 +11,7 @@ import (
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	"github.com/goldimage/goldimage/pkg/cdiconst"
+	"github.com/goldimage/goldimage/pkg/clone"
 	"github.com/goldimage/goldimage/pkg/contract"
 )
 
@@ -98,6 +99,10 @@ func newImporterPod(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, s
 	} else {
 		ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: "target", MountPath: "/data"})
 	}
+	if src.cloneSecret != "" {
+		ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: "clone-tls", MountPath: contract.CloneCertDir, ReadOnly: true})
+		volumes = append(volumes, cloneVolume(src.cloneSecret))
+	}
 	if src.certConfigMap != "" {
 		ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: "certs", MountPath: contract.CertDir, ReadOnly: true})
 		volumes = append(volumes, corev1.Volume{Name: "certs", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
@@ -147,6 +152,10 @@ func importerEnv(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, src 
 	}
 	if src.certConfigMap != "" {
 		env = append(env, corev1.EnvVar{Name: contract.EnvCertDir, Value: contract.CertDir})
+	}
+	if src.cloneSecret != "" {
+		env = append(env, corev1.EnvVar{Name: contract.EnvCertDir, Value: contract.CloneCertDir},
+			secretEnv(contract.EnvSecretKey, src.cloneSecret, clone.KeyToken))
 	}
 	if src.secretRef != "" {
 		env = append(env, secretEnv(contract.EnvAccessKeyID, src.secretRef, secretKeyID),

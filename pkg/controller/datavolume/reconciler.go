@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/goldimage/goldimage/pkg/cdiconst"
@@ -31,6 +32,8 @@ type Reconciler struct {
 	progress    ProgressReader
 	pollRunning time.Duration
 	workers     int
+	reader      client.Reader // uncached reads (clone Secrets)
+	sourceWait  time.Duration
 }
 
 // Option configures a Reconciler.
@@ -51,10 +54,17 @@ func WithProgressInterval(d time.Duration) Option { return func(r *Reconciler) {
 // WithWorkers sets how many DataVolumes are reconciled concurrently; default 4.
 func WithWorkers(n int) Option { return func(r *Reconciler) { r.workers = n } }
 
+// WithAPIReader sets the uncached reader used for clone Secrets, so the controller does not cache every Secret
+// of the cluster; default the client.
+func WithAPIReader(rd client.Reader) Option { return func(r *Reconciler) { r.reader = rd } }
+
+// WithSourceWait sets how often a clone waiting for its DataSource or source PVC looks again; default 5s.
+func WithSourceWait(d time.Duration) Option { return func(r *Reconciler) { r.sourceWait = d } }
+
 // New returns a Reconciler creating importer pods from image.
 func New(c client.Client, recorder record.EventRecorder, image string, opts ...Option) *Reconciler {
 	r := &Reconciler{client: c, recorder: recorder, pod: podConfig{image: image, pullPolicy: corev1.PullIfNotPresent},
-		maxRestarts: 3, progress: HTTPProgress{}, pollRunning: 10 * time.Second, workers: 4}
+		maxRestarts: 3, progress: HTTPProgress{}, pollRunning: 10 * time.Second, workers: 4, reader: c, sourceWait: 5 * time.Second}
 	for _, o := range opts {
 		o(r)
 	}
@@ -65,6 +75,7 @@ func New(c client.Client, recorder record.EventRecorder, image string, opts ...O
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).Named("datavolume").
 		For(&cdiv1.DataVolume{}).Owns(&corev1.PersistentVolumeClaim{}).Owns(&corev1.Pod{}).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(cloneTargetOf)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.workers}).
 		Complete(r)
 }
@@ -76,7 +87,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !dv.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil // PVC and pod go with it through owner references
+		return ctrl.Result{}, r.finalize(ctx, dv) // PVC and pod go with it through owner references
 	}
 	before := dv.DeepCopy()
 	res, err := r.reconcile(ctx, dv)
@@ -90,6 +101,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 }
 
 func (r *Reconciler) reconcile(ctx context.Context, dv *cdiv1.DataVolume) (ctrl.Result, error) {
+	if isClone(dv) {
+		return r.reconcileClone(ctx, dv)
+	}
 	if dv.Status.Phase == cdiv1.Succeeded || dv.Status.Phase == cdiv1.Failed {
 		return ctrl.Result{}, r.cleanupPod(ctx, dv)
 	}

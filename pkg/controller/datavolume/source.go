@@ -13,6 +13,7 @@ type importSource struct {
 	secretRef     string // Secret with accessKeyId and secretKey, "" for none
 	certConfigMap string // ConfigMap with CA certificates, "" for none
 	arch          string // platform architecture for image indexes, "" for the default
+	cloneSecret   string // Secret with the clone certificate and token (host-assisted clone), "" for none
 }
 
 // errUnsupported marks sources goldimage does not import (clone, upload, snapshot, imageio, vddk, gcs).

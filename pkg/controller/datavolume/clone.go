@@ -1,0 +1,315 @@
+package datavolume
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/utils/ptr"
+	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/goldimage/goldimage/pkg/cdiconst"
+	"github.com/goldimage/goldimage/pkg/clone"
+)
+
+// errBadCloneSpec marks clone specs no retry can fix.
+var errBadCloneSpec = errors.New("bad clone spec")
+
+// isClone reports whether dv copies a PVC: sourceRef to a DataSource, or source.pvc.
+func isClone(dv *cdiv1.DataVolume) bool {
+	return dv.Spec.SourceRef != nil || (dv.Spec.Source != nil && dv.Spec.Source.PVC != nil)
+}
+
+// reconcileClone resolves and authorizes the source, picks the strategy and drives it.
+func (r *Reconciler) reconcileClone(ctx context.Context, dv *cdiv1.DataVolume) (ctrl.Result, error) {
+	if dv.Status.Phase == cdiv1.Succeeded || dv.Status.Phase == cdiv1.Failed {
+		return ctrl.Result{}, r.cleanupClone(ctx, dv)
+	}
+	if dv.Status.Progress == "" {
+		dv.Status.Progress = "N/A"
+	}
+	src, reason, why, err := r.cloneSource(ctx, dv)
+	if errors.Is(err, errBadCloneSpec) {
+		fail(dv, cdiconst.ReasonUnsupported, err.Error())
+		return ctrl.Result{}, nil
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if src == nil {
+		waitForSource(dv, reason, why)
+		return ctrl.Result{RequeueAfter: r.sourceWait}, nil
+	}
+	if denied, err := r.authorizeClone(ctx, dv, src.Namespace); err != nil || denied != "" {
+		if denied != "" {
+			fail(dv, cdiconst.ReasonCloneUnauthorized, denied)
+		}
+		return ctrl.Result{}, err
+	}
+	spec, err := cloneClaimSpec(dv, src)
+	if err != nil {
+		fail(dv, cdiconst.ReasonUnsupported, err.Error())
+		return ctrl.Result{}, nil
+	}
+	facts, err := r.cloneFacts(ctx, dv, src, spec)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := clone.CheckSize(facts); err != nil {
+		fail(dv, cdiconst.ReasonCloneTooSmall, err.Error())
+		return ctrl.Result{}, nil
+	}
+	strategy, _ := clone.Choose(facts)
+	if strategy, err = r.keepStrategy(ctx, dv, strategy); err != nil {
+		return ctrl.Result{}, err
+	}
+	if strategy == clone.StrategyCSI {
+		return r.csiClone(ctx, dv, src, spec)
+	}
+	return r.hostClone(ctx, dv, src, spec)
+}
+
+// waitForSource leaves dv Pending with a condition saying what it waits for.
+func waitForSource(dv *cdiv1.DataVolume, reason, why string) {
+	dv.Status.Phase = cdiv1.Pending
+	setCondition(dv, cdiv1.DataVolumeBound, corev1.ConditionFalse, reason, why)
+	setCondition(dv, cdiv1.DataVolumeRunning, corev1.ConditionFalse, reason, why)
+	setCondition(dv, cdiv1.DataVolumeReady, corev1.ConditionFalse, reason, why)
+}
+
+// cloneSource finds the source PVC. A nil PVC without error means wait: reason and why say for what.
+func (r *Reconciler) cloneSource(ctx context.Context, dv *cdiv1.DataVolume) (*corev1.PersistentVolumeClaim, string, string, error) {
+	key, reason, why, err := r.sourceKey(ctx, dv)
+	if err != nil || why != "" {
+		return nil, reason, why, err
+	}
+	pvc := &corev1.PersistentVolumeClaim{}
+	if err := r.client.Get(ctx, key, pvc); apierrors.IsNotFound(err) {
+		return nil, cdiconst.ReasonCloneWithoutSource, fmt.Sprintf("source PVC %s does not exist", key), nil
+	} else if err != nil {
+		return nil, "", "", fmt.Errorf("get source PVC %s: %w", key, err)
+	}
+	if !pvc.DeletionTimestamp.IsZero() {
+		return nil, cdiconst.ReasonCloneWithoutSource, fmt.Sprintf("source PVC %s is being deleted", key), nil
+	}
+	if why, err := r.sourcePopulated(ctx, pvc); err != nil || why != "" {
+		return nil, cdiconst.ReasonSourceNotReady, why, err
+	}
+	return pvc, "", "", nil
+}
+
+// sourceKey reads source.pvc or follows sourceRef to its DataSource, which must be Ready.
+func (r *Reconciler) sourceKey(ctx context.Context, dv *cdiv1.DataVolume) (client.ObjectKey, string, string, error) {
+	if ref := dv.Spec.SourceRef; ref != nil {
+		if ref.Kind != cdiv1.DataVolumeDataSource {
+			return client.ObjectKey{}, "", "", fmt.Errorf("%w: sourceRef kind %q is not DataSource", errBadCloneSpec, ref.Kind)
+		}
+		key := client.ObjectKey{Namespace: ptr.Deref(ref.Namespace, dv.Namespace), Name: ref.Name}
+		ds := &cdiv1.DataSource{}
+		if err := r.client.Get(ctx, key, ds); apierrors.IsNotFound(err) {
+			return key, cdiconst.ReasonSourceNotReady, fmt.Sprintf("DataSource %s does not exist", key), nil
+		} else if err != nil {
+			return key, "", "", fmt.Errorf("get DataSource %s: %w", key, err)
+		}
+		if c := dataSourceReady(ds); c == nil || c.Status != corev1.ConditionTrue {
+			return key, cdiconst.ReasonSourceNotReady, fmt.Sprintf("DataSource %s is not Ready%s", key, conditionText(c)), nil
+		}
+		pvc := ds.Spec.Source.PVC
+		if pvc == nil {
+			return key, "", "", fmt.Errorf("%w: DataSource %s has no PVC source (snapshot sources are not supported)", errBadCloneSpec, key)
+		}
+		return client.ObjectKey{Namespace: defaultString(pvc.Namespace, ds.Namespace), Name: pvc.Name}, "", "", nil
+	}
+	pvc := dv.Spec.Source.PVC
+	if pvc.Name == "" {
+		return client.ObjectKey{}, "", "", fmt.Errorf("%w: spec.source.pvc.name is empty", errBadCloneSpec)
+	}
+	return client.ObjectKey{Namespace: defaultString(pvc.Namespace, dv.Namespace), Name: pvc.Name}, "", "", nil
+}
+
+// sourcePopulated returns why a source PVC written by a DataVolume cannot be copied yet ("" when it can).
+func (r *Reconciler) sourcePopulated(ctx context.Context, pvc *corev1.PersistentVolumeClaim) (string, error) {
+	for _, o := range pvc.OwnerReferences {
+		if o.Kind != "DataVolume" || !ptr.Deref(o.Controller, false) {
+			continue
+		}
+		owner := &cdiv1.DataVolume{}
+		if err := r.client.Get(ctx, client.ObjectKey{Namespace: pvc.Namespace, Name: o.Name}, owner); err != nil {
+			return "", client.IgnoreNotFound(err)
+		}
+		if owner.Status.Phase != cdiv1.Succeeded {
+			return fmt.Sprintf("source DataVolume %s/%s is %s, not Succeeded", pvc.Namespace, o.Name, phaseText(owner.Status.Phase)), nil
+		}
+	}
+	return "", nil
+}
+
+// authorizeClone asks the API server whether the requester may create datavolumes/source in the source
+// namespace, as CDI does. goldimage has no admission webhook to record who created the DataVolume, so the
+// requester is a service account of the DataVolume's own namespace: the one named by AnnCloneServiceAccount,
+// default "default". Whoever can create the DataVolume there can already run pods as those accounts, so this
+// grants nothing they did not have. Same-namespace clones need no review. A non-empty result is the denial.
+func (r *Reconciler) authorizeClone(ctx context.Context, dv *cdiv1.DataVolume, srcNamespace string) (string, error) {
+	if srcNamespace == dv.Namespace {
+		return "", nil
+	}
+	sa := defaultString(dv.Annotations[cdiconst.AnnCloneServiceAccount], "default")
+	if errs := validation.IsDNS1123Subdomain(sa); len(errs) > 0 {
+		return fmt.Sprintf("annotation %s=%q is not a service account name", cdiconst.AnnCloneServiceAccount, sa), nil
+	}
+	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+		User:   "system:serviceaccount:" + dv.Namespace + ":" + sa,
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + dv.Namespace, "system:authenticated"},
+		ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: srcNamespace, Verb: "create",
+			Group: cdiv1.SchemeGroupVersion.Group, Resource: "datavolumes", Subresource: "source"},
+	}}
+	if err := r.client.Create(ctx, sar); err != nil {
+		return "", fmt.Errorf("review clone permission of %s: %w", sar.Spec.User, err)
+	}
+	if sar.Status.Allowed {
+		return "", nil
+	}
+	msg := fmt.Sprintf("service account %s/%s may not clone from namespace %s: it needs create on datavolumes/source there",
+		dv.Namespace, sa, srcNamespace)
+	if sar.Status.Reason != "" {
+		msg += " (" + sar.Status.Reason + ")"
+	}
+	return msg, nil
+}
+
+// cloneClaimSpec is claimSpec with the size and volume mode taken from the source when the DataVolume leaves them out.
+func cloneClaimSpec(dv *cdiv1.DataVolume, src *corev1.PersistentVolumeClaim) (corev1.PersistentVolumeClaimSpec, error) {
+	d := dv.DeepCopy()
+	if st := d.Spec.Storage; st != nil {
+		if _, ok := st.Resources.Requests[corev1.ResourceStorage]; !ok {
+			if st.Resources.Requests == nil {
+				st.Resources.Requests = corev1.ResourceList{}
+			}
+			st.Resources.Requests[corev1.ResourceStorage] = sourceSize(src)
+		}
+		if st.VolumeMode == nil || *st.VolumeMode == cdiv1.PersistentVolumeFromStorageProfile {
+			st.VolumeMode = ptr.To(ptr.Deref(src.Spec.VolumeMode, corev1.PersistentVolumeFilesystem))
+		}
+	}
+	spec, err := claimSpec(d)
+	spec.DataSource, spec.DataSourceRef = nil, nil
+	return spec, err
+}
+
+// cloneFacts gathers what the strategy choice needs.
+func (r *Reconciler) cloneFacts(ctx context.Context, dv *cdiv1.DataVolume, src *corev1.PersistentVolumeClaim, spec corev1.PersistentVolumeClaimSpec) (clone.Facts, error) {
+	target := spec.Resources.Requests[corev1.ResourceStorage]
+	size := sourceSize(src)
+	f := clone.Facts{SourceNamespace: src.Namespace, TargetNamespace: dv.Namespace,
+		SourceClass: ptr.Deref(src.Spec.StorageClassName, ""), TargetClass: ptr.Deref(spec.StorageClassName, ""),
+		SourceMode: ptr.Deref(src.Spec.VolumeMode, ""), TargetMode: ptr.Deref(spec.VolumeMode, ""),
+		SourceSize: size.Value(), TargetSize: target.Value()}
+	var err error
+	if f.TargetClass == "" {
+		if f.TargetClass, err = r.defaultClass(ctx); err != nil {
+			return f, err
+		}
+	}
+	if f.SourceNamespace == f.TargetNamespace && f.TargetClass != "" && f.TargetClass == f.SourceClass {
+		f.CSIDriver, err = r.hasCSIDriver(ctx, f.TargetClass)
+	}
+	return f, err
+}
+
+// sourceSize is the source PVC's capacity when bound, else its request.
+func sourceSize(src *corev1.PersistentVolumeClaim) resource.Quantity {
+	if c, ok := src.Status.Capacity[corev1.ResourceStorage]; ok {
+		return c
+	}
+	return src.Spec.Resources.Requests[corev1.ResourceStorage]
+}
+
+// defaultClass returns the name of the default StorageClass, "" when there is none.
+func (r *Reconciler) defaultClass(ctx context.Context) (string, error) {
+	var list storagev1.StorageClassList
+	if err := r.client.List(ctx, &list); err != nil {
+		return "", fmt.Errorf("list storage classes: %w", err)
+	}
+	for _, sc := range list.Items {
+		if sc.Annotations["storageclass.kubernetes.io/is-default-class"] == "true" {
+			return sc.Name, nil
+		}
+	}
+	return "", nil
+}
+
+// hasCSIDriver reports whether the class's provisioner is a CSI driver registered with a CSIDriver object.
+func (r *Reconciler) hasCSIDriver(ctx context.Context, class string) (bool, error) {
+	sc := &storagev1.StorageClass{}
+	if err := r.client.Get(ctx, client.ObjectKey{Name: class}, sc); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	err := r.client.Get(ctx, client.ObjectKey{Name: sc.Provisioner}, &storagev1.CSIDriver{})
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil, client.IgnoreNotFound(err)
+}
+
+// keepStrategy sticks with the strategy an existing target PVC shows, so changing facts never mix the two.
+func (r *Reconciler) keepStrategy(ctx context.Context, dv *cdiv1.DataVolume, chosen clone.Strategy) (clone.Strategy, error) {
+	claim := &corev1.PersistentVolumeClaim{}
+	err := r.client.Get(ctx, client.ObjectKey{Namespace: dv.Namespace, Name: dv.Name}, claim)
+	if apierrors.IsNotFound(err) {
+		return chosen, nil
+	}
+	if err != nil {
+		return chosen, fmt.Errorf("get PVC %s/%s: %w", dv.Namespace, dv.Name, err)
+	}
+	if claim.Spec.DataSource != nil && claim.Spec.DataSource.Kind == "PersistentVolumeClaim" {
+		return clone.StrategyCSI, nil
+	}
+	return clone.StrategyHostAssisted, nil
+}
+
+func dataSourceReady(ds *cdiv1.DataSource) *cdiv1.DataSourceCondition {
+	for i := range ds.Status.Conditions {
+		if ds.Status.Conditions[i].Type == cdiv1.DataSourceReady {
+			return &ds.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+func conditionText(c *cdiv1.DataSourceCondition) string {
+	switch {
+	case c == nil:
+		return ""
+	case c.Message != "":
+		return ": " + c.Reason + ": " + c.Message
+	case c.Reason != "":
+		return ": " + c.Reason
+	}
+	return ""
+}
+
+func phaseText(p cdiv1.DataVolumePhase) string {
+	if p == "" {
+		return "new"
+	}
+	return string(p)
+}
+
+func defaultString(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// cloneCredentialValidity bounds how long a clone's certificate is accepted.
+const cloneCredentialValidity = 7 * 24 * time.Hour
