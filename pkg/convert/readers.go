@@ -57,6 +57,7 @@ func openVMDKStream(r io.Reader, o *options) (io.Reader, error) {
 		return nil, classify(err, vmdk.ErrUnsupported)
 	}
 	if s.Size() > o.maxVirtual {
+		_ = s.Close() // stop its decompressing goroutines now, not when the collector finds it
 		return nil, fmt.Errorf("%w: vmdk virtual size %d exceeds the limit %d", ErrTooLarge, s.Size(), o.maxVirtual)
 	}
 	return &classifyingReader{r: s, unsupported: vmdk.ErrUnsupported}, nil

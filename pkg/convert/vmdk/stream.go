@@ -24,7 +24,12 @@ const (
 //
 // Streaming is impossible, and Read fails with a clear error, when the image is not
 // streamOptimized (no compressed grains with markers), when grains are not stored in
-// increasing LBA order, or when the stream ends before its end-of-stream marker.
+// increasing LBA order, or when the stream ends before its end-of-stream marker. qemu-img (7.2)
+// writes no such marker: it keeps the grain directory in front of the grains and ends the file
+// after the last grain, sometimes with zero padding that reads as one. So for images whose header
+// places the grain directory in front, a stream ending cleanly where a marker would start ends the
+// image too (the rest reads as zeros); images with the directory at the end (VMware's layout, with
+// footer) must end with the marker.
 // Close stops its goroutines when abandoning a StreamReader before io.EOF; otherwise they stop
 // once the StreamReader is garbage collected.
 type StreamReader struct {
@@ -88,7 +93,8 @@ func NewStreamReader(r io.Reader, opts ...Option) (*StreamReader, error) {
 	for range c.workers {
 		s.running.Go(func() { inflateJobs(work) })
 	}
-	p := &producer{r: br, size: s.size, grainBytes: s.grainBytes, ordered: s.ordered, work: work, quit: s.quit}
+	p := &producer{r: br, size: s.size, grainBytes: s.grainBytes, ordered: s.ordered, work: work, quit: s.quit,
+		eofEnds: h.gdOffset != gdAtEnd}
 	s.running.Go(p.run)
 	return s, nil
 }
@@ -204,6 +210,7 @@ type producer struct {
 	size       int64
 	grainBytes int64
 	end        int64 // virtual end of the last grain
+	eofEnds    bool  // a clean end of the stream stands for the end-of-stream marker
 	ordered    chan<- *grainJob
 	work       chan<- *grainJob
 	quit       <-chan struct{}
@@ -237,11 +244,15 @@ func (p *producer) run() {
 	}
 }
 
-// nextGrain reads markers up to the next grain; it returns nil, nil at the end-of-stream marker.
+// nextGrain reads markers up to the next grain; it returns nil, nil at the end-of-stream marker
+// (or at a clean end of the stream, see eofEnds).
 func (p *producer) nextGrain() (*grainJob, error) {
 	var m [sectorSize]byte
 	for {
 		if _, err := io.ReadFull(p.r, m[:]); err != nil {
+			if err == io.EOF && p.eofEnds {
+				return nil, nil
+			}
 			return nil, fmt.Errorf("vmdk: stream ended before its end-of-stream marker: %w", err)
 		}
 		val := binary.LittleEndian.Uint64(m[:])
