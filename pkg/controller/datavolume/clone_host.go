@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -249,4 +250,22 @@ func joinErr(a, b error) error {
 		return a
 	}
 	return fmt.Errorf("%w; %w", a, b)
+}
+
+// clonesOf maps a DataSource to the DataVolumes whose sourceRef names it, so a waiting clone starts when it turns Ready.
+func (r *Reconciler) clonesOf(ctx context.Context, obj client.Object) []reconcile.Request {
+	var list cdiv1.DataVolumeList
+	if err := r.client.List(ctx, &list); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for _, dv := range list.Items {
+		ref := dv.Spec.SourceRef
+		if ref == nil || ref.Kind != cdiv1.DataVolumeDataSource || ref.Name != obj.GetName() ||
+			defaultString(ptr.Deref(ref.Namespace, ""), dv.Namespace) != obj.GetNamespace() || dv.Status.Phase == cdiv1.Succeeded {
+			continue
+		}
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: dv.Namespace, Name: dv.Name}})
+	}
+	return out
 }

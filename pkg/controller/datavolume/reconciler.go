@@ -76,6 +76,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).Named("datavolume").
 		For(&cdiv1.DataVolume{}).Owns(&corev1.PersistentVolumeClaim{}).Owns(&corev1.Pod{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(cloneTargetOf)).
+		Watches(&cdiv1.DataSource{}, handler.EnqueueRequestsFromMapFunc(r.clonesOf)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.workers}).
 		Complete(r)
 }
