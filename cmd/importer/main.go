@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"syscall"
 
@@ -141,6 +142,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	fs.StringVar(&c.User, "user", getenv(contract.EnvAccessKeyID), "user or S3 access key (env "+contract.EnvAccessKeyID+"); the password or secret key comes only from env "+contract.EnvSecretKey)
 	fs.StringVar(&c.CertDir, "cert-dir", getenv(contract.EnvCertDir), "directory of extra CA certificates in PEM (env "+contract.EnvCertDir+")")
 	fs.BoolVar(&c.InsecureTLS, "insecure-tls", getenv(contract.EnvInsecureTLS) == "true", "skip TLS verification of the source (env "+contract.EnvInsecureTLS+")")
+	fs.StringVar(&c.Platform, "platform", envPlatform(getenv), "os/arch[/variant] of the containerDisk to pick from an image index (env "+
+		contract.EnvPlatformOS+", "+contract.EnvPlatformArch+"; default linux/"+runtime.GOARCH+")")
 	fs.BoolVar(&c.S3, "s3", getenv(contract.EnvSource) == "s3", "treat an http(s):// source as an S3 endpoint (env "+contract.EnvSource+"=s3)")
 	fs.BoolVar(&c.Preallocate, "preallocate", getenv(contract.EnvPreallocation) == "true", "allocate every block of the destination (env "+contract.EnvPreallocation+")")
 	fs.Func("header", "extra HTTP header \"Name: value\", repeatable (env "+contract.EnvExtraHeaderPrefix+"N)", func(v string) error {
@@ -197,6 +200,22 @@ func envHeaders(getenv func(string) string) []string {
 		}
 		hs = append(hs, h)
 	}
+}
+
+// envPlatform returns "os/arch" from IMPORTER_PLATFORM_OS and _ARCH, filling a missing half with
+// linux or this binary's architecture; "" when neither is set.
+func envPlatform(getenv func(string) string) string {
+	goos, arch := getenv(contract.EnvPlatformOS), getenv(contract.EnvPlatformArch)
+	if goos == "" && arch == "" {
+		return ""
+	}
+	if goos == "" {
+		goos = "linux"
+	}
+	if arch == "" {
+		arch = runtime.GOARCH
+	}
+	return goos + "/" + arch
 }
 
 // envOr returns the variable's value or def.

@@ -5,6 +5,8 @@ import (
 	"net/textproto"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/goldimage/goldimage/pkg/importer/source"
 )
 
@@ -26,6 +28,7 @@ type Config struct {
 	Password    string                  // basic-auth password, S3 secret key or registry password
 	CertDir     string                  // directory of extra CA certificates (PEM)
 	InsecureTLS bool                    // skip TLS verification of the source
+	Platform    string                  // "os/arch[/variant]" picking a containerDisk from an image index; empty: linux/this arch
 	Headers     []string                // extra "Name: value" HTTP headers for http(s) sources
 	S3          bool                    // treat an http(s) URL as an S3 endpoint (IMPORTER_SOURCE=s3)
 	Preallocate bool                    // allocate every block of the destination
@@ -47,6 +50,11 @@ func (c *Config) validate() error {
 	case strings.HasPrefix(c.Source, "blank:") && c.Size == 0:
 		return Usagef("a blank: disk needs --size")
 	}
+	if c.Platform != "" {
+		if _, err := v1.ParsePlatform(c.Platform); err != nil || strings.Count(c.Platform, "/") < 1 {
+			return Usagef("platform %q: want os/arch[/variant]", c.Platform)
+		}
+	}
 	if c.Checksum != "" {
 		if _, err := parseChecksum(c.Checksum); err != nil {
 			return err
@@ -60,21 +68,32 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// parseHeader splits "Name: value".
+// parseHeader splits "Name: value"; the name must be an HTTP token and the value free of control characters.
 func parseHeader(h string) (string, string, error) {
 	name, value, ok := strings.Cut(h, ":")
-	name = strings.TrimSpace(name)
-	if !ok || name == "" || strings.ContainsAny(name, " \t\r\n") || strings.ContainsAny(value, "\r\n") {
+	name, value = strings.TrimSpace(name), strings.Trim(value, " \t")
+	if !ok || name == "" || strings.IndexFunc(name, notTokenChar) >= 0 || strings.IndexFunc(value, controlChar) >= 0 {
 		return "", "", Usagef("header %q is not \"Name: value\"", h)
 	}
-	return textproto.CanonicalMIMEHeaderKey(name), strings.TrimSpace(value), nil
+	return textproto.CanonicalMIMEHeaderKey(name), value, nil
 }
+
+// notTokenChar reports whether r may not appear in an HTTP header name (RFC 9110 token).
+func notTokenChar(r rune) bool {
+	return r >= 0x7f || r <= ' ' || strings.ContainsRune("\"(),/:;<=>?@[\\]{}", r)
+}
+
+// controlChar reports whether r is a control character other than tab, which may not appear in a header value.
+func controlChar(r rune) bool { return (r < ' ' && r != '\t') || r == 0x7f }
 
 // sourceOptions turns the configuration into options of the source layer.
 func (c *Config) sourceOptions() []source.Option {
 	opts := []source.Option{source.WithBasicAuth(c.User, c.Password), source.WithInsecureTLS(c.InsecureTLS), source.WithS3(c.S3)}
 	if c.CertDir != "" {
 		opts = append(opts, source.WithCADir(c.CertDir))
+	}
+	if c.Platform != "" {
+		opts = append(opts, source.WithPlatform(c.Platform))
 	}
 	for _, h := range c.Headers {
 		name, value, _ := parseHeader(h)
@@ -85,15 +104,5 @@ func (c *Config) sourceOptions() []source.Option {
 
 // String describes the import for logs, without credentials.
 func (c *Config) String() string {
-	return fmt.Sprintf("%s -> %s", redact(c.Source), c.Dest)
-}
-
-// redact drops user info and query from a URL for messages.
-func redact(u string) string {
-	if i := strings.Index(u, "@"); i > 0 && strings.Contains(u[:i], "://") {
-		scheme, _, _ := strings.Cut(u, "://")
-		u = scheme + "://" + u[i+1:]
-	}
-	u, _, _ = strings.Cut(u, "?")
-	return u
+	return fmt.Sprintf("%s -> %s", source.RedactURL(c.Source), c.Dest)
 }

@@ -132,6 +132,7 @@ func TestRunHostileInputs(t *testing.T) {
 		{"s3 missing object", Config{Source: "s3://" + s3Host + "/images/other.raw", CertDir: s3CA}, "not found", contract.ExitFatal},
 		{"s3 untrusted certificate", Config{Source: "s3://" + s3Host + "/images/disk.raw"}, "certificate", contract.ExitRetryable},
 		{"bad header flag", Config{Source: srv.URL + "/disk.qcow2", Headers: []string{"no colon"}}, "Name: value", contract.ExitUsage},
+		{"bad platform", Config{Source: "docker://" + reg + "/nothing:here", Platform: "amd64"}, "want os/arch", contract.ExitUsage},
 		{"blank without size", Config{Source: "blank:"}, "needs --size", contract.ExitUsage},
 		{"destination is a directory", Config{Source: "blank:", Size: 1 << 20, Dest: "DIR"}, "is a directory", contract.ExitUsage},
 	}

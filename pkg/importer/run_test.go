@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,7 +20,12 @@ import (
 	"github.com/goldimage/goldimage/pkg/importer/importertest"
 	"github.com/goldimage/goldimage/pkg/importer/source"
 	"github.com/goldimage/goldimage/pkg/registry/registrytest"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 const virtualSize = 64 << 20
@@ -246,5 +252,49 @@ func TestRunBlankResizeAndPreallocate(t *testing.T) {
 	var st syscallStat
 	if blocks := allocated(t, grown, &st); blocks < 2*virtualSize {
 		t.Errorf("preallocated image has %d bytes allocated, want %d", blocks, 2*virtualSize)
+	}
+}
+
+func TestRunPicksPlatformFromIndex(t *testing.T) {
+	reg := importertest.Registry(t)
+	disks := map[string][]byte{"amd64": bytes.Repeat([]byte("amd64 disk "), 100), "arm64": bytes.Repeat([]byte("arm64 disk "), 100)}
+	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	digests := map[string]string{}
+	for arch, disk := range disks {
+		img := importertest.ContainerDisk(t, importertest.LayerTar(t, importertest.Entry{Name: "disk/disk.img", Body: disk}), false)
+		cfg, _ := img.ConfigFile()
+		cfg = cfg.DeepCopy()
+		cfg.Architecture = arch
+		img, err := mutate.ConfigFile(img, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _ := img.Digest()
+		digests[arch] = d.String()
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
+	}
+	ref, _ := name.ParseReference(reg + "/multi/disk:v1")
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		t.Fatal(err)
+	}
+	for _, arch := range []string{"amd64", "arm64"} {
+		t.Run(arch, func(t *testing.T) {
+			dest := filepath.Join(t.TempDir(), "disk.img")
+			term, err := Run(context.Background(), Config{Source: "docker://" + ref.String(), Dest: dest, Platform: "linux/" + arch, SourceOpts: fast()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if term.Digest != digests[arch] {
+				t.Errorf("digest %s, want the %s manifest %s", term.Digest, arch, digests[arch])
+			}
+			got, _ := os.ReadFile(dest)
+			if !bytes.Equal(got, disks[arch]) {
+				t.Errorf("imported %.20q..., want the %s disk", got, arch)
+			}
+		})
+	}
+	_, err := Run(context.Background(), Config{Source: "docker://" + ref.String(), Dest: filepath.Join(t.TempDir(), "d"), Platform: "linux/s390x", SourceOpts: fast()})
+	if err == nil || !IsFatal(err) || !strings.Contains(err.Error(), "linux/s390x") {
+		t.Errorf("missing platform: %v, want a fatal error naming linux/s390x", err)
 	}
 }

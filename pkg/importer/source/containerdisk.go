@@ -29,7 +29,7 @@ func isContainerDisk(rawURL string) bool {
 // digests, honours whiteouts and rejects links, traversal and second disk files. The stream is not
 // seekable. Credentials (WithBasicAuth: user and password, or CDI's accessKeyId and secretKey),
 // WithCADir, WithInsecureTLS (the reference's registry host may use plain HTTP or an unverified
-// certificate) and WithRetries apply; headers and transports of http sources do not.
+// certificate), WithPlatform and WithRetries apply; headers and transports of http sources do not.
 func OpenContainerDisk(ctx context.Context, ref string, opts ...Option) (*Image, error) {
 	o := newOptions(opts)
 	client, err := registry.New(o.registryOptions(ref)...)
@@ -56,6 +56,9 @@ func (o *options) registryOptions(ref string) []registry.Option {
 	}
 	if o.caDir != "" {
 		ro = append(ro, registry.WithCADir(o.caDir))
+	}
+	if o.platform != "" {
+		ro = append(ro, registry.WithPlatform(o.platform))
 	}
 	if host, _, ok := strings.Cut(strings.TrimPrefix(ref, "docker://"), "/"); o.insecure && ok && strings.HasPrefix(ref, "docker://") {
 		ro = append(ro, registry.WithInsecureRegistries(host))

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -46,17 +45,14 @@ type httpSource struct {
 	ranges  bool
 }
 
-func openHTTP(ctx context.Context, rawURL string, o *options) (*Image, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Host == "" {
-		return nil, Fatal(fmt.Errorf("parse source URL %q: bad http URL", rawURL))
-	}
+func openHTTP(ctx context.Context, loc location, o *options) (*Image, error) {
 	rt, err := o.httpTransport()
 	if err != nil {
 		return nil, err
 	}
+	u := loc.u
 	display := u.Scheme + "://" + u.Host + u.Path
-	s := &httpSource{url: rawURL, display: display, client: &http.Client{Transport: rt}, o: o, size: -1}
+	s := &httpSource{url: loc.raw, display: display, client: &http.Client{Transport: rt}, o: o, size: -1}
 	if err := s.probe(ctx); err != nil {
 		return nil, err
 	}

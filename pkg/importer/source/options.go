@@ -27,6 +27,7 @@ type options struct {
 	retries     int
 	backoff     time.Duration
 	transport   http.RoundTripper
+	platform    string
 }
 
 func newOptions(opts []Option) *options {
@@ -76,6 +77,10 @@ func WithCache(blockSize int64, blocks int) Option {
 func WithRetries(n int, backoff time.Duration) Option {
 	return func(o *options) { o.retries, o.backoff = n, backoff }
 }
+
+// WithPlatform selects the manifest of a containerDisk image index by "os/arch[/variant]"; default
+// linux and the architecture this binary runs on.
+func WithPlatform(platform string) Option { return func(o *options) { o.platform = platform } }
 
 // WithTransport replaces the HTTP transport (tests inject faults with it); default one built from the TLS options.
 func WithTransport(rt http.RoundTripper) Option { return func(o *options) { o.transport = rt } }

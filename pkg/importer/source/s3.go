@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"strings"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -15,15 +13,8 @@ import (
 
 // openS3 opens s3://host[:port]/bucket/key (TLS) or, with WithS3, http(s)://host[:port]/bucket/key.
 // Credentials come from WithBasicAuth (access key, secret key); without them requests are anonymous.
-func openS3(ctx context.Context, rawURL string, o *options) (*Image, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Host == "" {
-		return nil, Fatal(fmt.Errorf("parse S3 URL %q: want s3://host/bucket/key", rawURL))
-	}
-	bucket, key, ok := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
-	if !ok || bucket == "" || key == "" {
-		return nil, Fatal(fmt.Errorf("S3 URL %s names no object: want s3://host/bucket/key", rawURL))
-	}
+func openS3(ctx context.Context, loc location, o *options) (*Image, error) {
+	u, bucket, key := loc.u, loc.bucket, loc.key
 	rt, err := o.httpTransport()
 	if err != nil {
 		return nil, err
