@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// step is one measured process.
+type step struct {
+	name string
+	args []string
+}
+
+// side is what one tool runs for a case, in order; its output lands in out.
+type side struct {
+	steps []step
+	out   string
+}
+
+// measurement sums the steps of one run of a side.
+type measurement struct {
+	wall, cpu time.Duration
+	rssKB     int64
+	err       error
+}
+
+func (b *bench) compareAll() error {
+	ref := b.regHost + "/bench/disk:v1"
+	scratch := filepath.Join(b.dir, "scratch")
+	work := filepath.Join(b.dir, "skopeo")
+	ours, theirs := filepath.Join(b.dir, "ours.raw"), filepath.Join(b.dir, "theirs.raw")
+	if err := os.MkdirAll(scratch, 0o755); err != nil {
+		return err
+	}
+	importer := func(src string, extra ...string) side {
+		args := append([]string{"--source", src, "--dest", ours, "--progress", "never"}, extra...)
+		return side{steps: []step{{b.importer, args}}, out: ours}
+	}
+	shell := func(script string) step { return step{"bash", []string{"-c", "set -eo pipefail; " + script}} }
+	cases := []struct {
+		name         string
+		ours, theirs side
+	}{
+		{"containerDisk qcow2", importer("docker://"+ref, "--scratch", scratch), side{out: theirs, steps: []step{
+			shell(fmt.Sprintf("rm -rf %[1]s; skopeo copy -q --insecure-policy --src-tls-verify=false docker://%[2]s dir:%[1]s", work, ref)),
+			shell(fmt.Sprintf("mkdir -p %[1]s/x; tar -xf %[1]s/$(ls -S %[1]s | head -1) -C %[1]s/x", work)),
+			{"qemu-img", []string{"convert", "-f", "qcow2", "-O", "raw", work + "/x/disk/disk.qcow2", theirs}},
+		}}},
+		{"http raw.gz", importer(b.httpURL + "/disk.raw.gz"), side{out: theirs, steps: []step{
+			shell(fmt.Sprintf("curl -sSf %s/disk.raw.gz | gunzip > %s", b.httpURL, theirs))}}},
+		{"http raw.zst", importer(b.httpURL + "/disk.raw.zst"), side{out: theirs, steps: []step{
+			shell(fmt.Sprintf("curl -sSf %s/disk.raw.zst | zstd -dq > %s", b.httpURL, theirs))}}},
+	}
+	for _, c := range cases {
+		var o, t measurement
+		for i := range b.repeat { // alternate the sides so background load hits both alike
+			t = better(t, measure(c.theirs), i)
+			o = better(o, measure(c.ours), i)
+		}
+		os.RemoveAll(work)
+		b.report(c.name, t, o)
+	}
+	return nil
+}
+
+// report prints one row and checks both outputs against the source disk.
+func (b *bench) report(name string, t, o measurement) {
+	ours, theirs := filepath.Join(b.dir, "ours.raw"), filepath.Join(b.dir, "theirs.raw")
+	defer os.Remove(ours)
+	defer os.Remove(theirs)
+	if err := failures(t.err, o.err); err != "" {
+		fmt.Printf("%-22s error: %s\n", name, err)
+		return
+	}
+	verdict := "both identical to the source"
+	for who, p := range map[string]string{"ours": ours, "theirs": theirs} {
+		if err := sameContent(b.src, p); err != nil {
+			verdict = who + " DIFFERS: " + err.Error()
+		}
+	}
+	fmt.Printf("%-22s %9s %9s %7.2fx %9s %9s %7.2fx %9s %9s  %s\n", name, round(t.wall), round(o.wall),
+		t.wall.Seconds()/o.wall.Seconds(), round(t.cpu), round(o.cpu), t.cpu.Seconds()/max(o.cpu.Seconds(), 0.001),
+		kb(t.rssKB), kb(o.rssKB), verdict)
+}
+
+func failures(theirs, ours error) string {
+	var s []string
+	if theirs != nil {
+		s = append(s, "theirs: "+theirs.Error())
+	}
+	if ours != nil {
+		s = append(s, "ours: "+ours.Error())
+	}
+	return strings.Join(s, "; ")
+}
+
+// better keeps the faster of two runs; an error in any run is kept so it gets reported.
+func better(kept, cur measurement, i int) measurement {
+	switch {
+	case i == 0 || cur.err != nil && kept.err == nil:
+		return cur
+	case kept.err != nil || kept.wall <= cur.wall:
+		return kept
+	}
+	return cur
+}
+
+// measure runs the steps of a side after removing its previous output and flushing dirty pages,
+// so that neither side pays for the other's truncation or writeback. Each step runs under GNU time:
+// a child forked by this (large) Go process inherits its peak RSS, one forked by time does not.
+func measure(s side) measurement {
+	_ = os.Remove(s.out)
+	syscall.Sync()
+	var m measurement
+	usage := filepath.Join(filepath.Dir(s.out), "usage.txt")
+	defer os.Remove(usage)
+	for _, st := range s.steps {
+		var stderr bytes.Buffer
+		cmd := exec.Command("/usr/bin/time", append([]string{"-f", "%M %U %S", "-o", usage, st.name}, st.args...)...)
+		cmd.Stderr = &stderr
+		start := time.Now()
+		err := cmd.Run()
+		m.wall += time.Since(start)
+		if err != nil {
+			m.err = fmt.Errorf("%s: %v: %s", st.name, err, strings.TrimSpace(stderr.String()))
+			return m
+		}
+		var rss int64
+		var user, sys float64
+		raw, _ := os.ReadFile(usage)
+		if _, err := fmt.Sscan(string(raw), &rss, &user, &sys); err != nil {
+			m.err = fmt.Errorf("read usage of %s from %q: %v", st.name, raw, err)
+			return m
+		}
+		m.rssKB = max(m.rssKB, rss)
+		m.cpu += time.Duration((user + sys) * float64(time.Second))
+	}
+	return m
+}
+
+// generate writes a sparse raw disk: 1 MiB chunks of word-like text mixed with random runs (about
+// 2-3x compressible) spread evenly, holes elsewhere.
+func generate(path string, vsize, dsize int64) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Truncate(vsize); err != nil {
+		return err
+	}
+	const chunk = 1 << 20
+	stride := max(vsize/chunk/max(dsize/chunk, 1), 1)
+	rng := rand.New(rand.NewPCG(3, 5))
+	words := []string{"vmlinuz ", "initrd ", "\x00\x00\x00\x00\x00\x00", "/usr/lib ", "glibc ", "\x7fELF", "\xff\xff\xff\xff", "etc "}
+	buf := make([]byte, chunk)
+	for c := int64(0); c < vsize/chunk; c += stride {
+		for i := 0; i < len(buf); {
+			if rng.IntN(4) == 0 {
+				for end := min(i+64, len(buf)); i < end; i++ {
+					buf[i] = byte(rng.Uint32())
+				}
+				continue
+			}
+			i += copy(buf[i:], words[rng.IntN(len(words))])
+		}
+		if _, err := f.WriteAt(buf, c*chunk); err != nil {
+			return err
+		}
+	}
+	return f.Sync()
+}
+
+// sameContent compares two files in 4 MiB blocks.
+func sameContent(a, b string) error {
+	fa, err := os.Open(a)
+	if err != nil {
+		return err
+	}
+	defer fa.Close()
+	fb, err := os.Open(b)
+	if err != nil {
+		return err
+	}
+	defer fb.Close()
+	ba, bb := make([]byte, 4<<20), make([]byte, 4<<20)
+	for off := int64(0); ; off += int64(len(ba)) {
+		na, ea := io.ReadFull(fa, ba)
+		nb, _ := io.ReadFull(fb, bb)
+		if na != nb || !bytes.Equal(ba[:na], bb[:nb]) {
+			return fmt.Errorf("first difference in the 4 MiB block at %d", off)
+		}
+		if ea != nil {
+			return nil
+		}
+	}
+}
+
+func round(d time.Duration) string { return d.Round(10 * time.Millisecond).String() }
+
+func kb(k int64) string { return fmt.Sprintf("%d MiB", k/1024) }

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
+	ggcr "github.com/google/go-containerregistry/pkg/registry"
+
+	"github.com/goldimage/goldimage/pkg/registry"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "importer-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("importer-bench", flag.ExitOnError)
+	importer := fs.String("importer", "", "path of the importer binary (required)")
+	dir := fs.String("dir", "", "work directory (default: a new temporary directory, removed afterwards)")
+	size := fs.String("size", "4G", "virtual size of the disk")
+	data := fs.String("data", "1G", "bytes of data in the disk")
+	repeat := fs.Int("repeat", 1, "runs per side; the fastest counts")
+	_ = fs.Parse(args)
+	vsize, err1 := parseSize(*size)
+	dsize, err2 := parseSize(*data)
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
+	if *importer == "" {
+		return errors.New("-importer is required")
+	}
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "goldimage-importer-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		*dir = d
+	}
+	b := &bench{dir: *dir, importer: *importer, repeat: max(*repeat, 1), src: filepath.Join(*dir, "source.raw")}
+	fmt.Printf("generating %s virtual / %s data in %s\n", *size, *data, *dir)
+	if err := b.prepare(vsize, dsize); err != nil {
+		return err
+	}
+	fmt.Println("time: wall clock of the fastest run; cpu: user+system; speedup: their time / our time;")
+	fmt.Println("RSS: peak of the largest process (in a pipeline or across the steps), from GNU time")
+	fmt.Printf("%-22s %9s %9s %8s %9s %9s %8s %9s %9s  %s\n", "case", "theirs", "ours", "speedup",
+		"their cpu", "our cpu", "cpu x", "their RSS", "our RSS", "output")
+	return b.compareAll()
+}
+
+// bench holds the prepared inputs and the servers.
+type bench struct {
+	dir, importer, src string
+	repeat             int
+	regHost, httpURL   string
+}
+
+// prepare writes the source disk, its qcow2, compressed copies, pushes the containerDisk and starts the servers.
+func (b *bench) prepare(vsize, dsize int64) error {
+	if err := generate(b.src, vsize, dsize); err != nil {
+		return err
+	}
+	qcow := filepath.Join(b.dir, "disk.qcow2")
+	if out, err := exec.Command("qemu-img", "convert", "-f", "raw", "-O", "qcow2", b.src, qcow).CombinedOutput(); err != nil {
+		return fmt.Errorf("make qcow2: %v: %s", err, out)
+	}
+	web := filepath.Join(b.dir, "web")
+	if err := os.MkdirAll(web, 0o755); err != nil {
+		return err
+	}
+	if err := compress(b.src, filepath.Join(web, "disk.raw.gz"), "gz"); err != nil {
+		return err
+	}
+	if err := compress(b.src, filepath.Join(web, "disk.raw.zst"), "zst"); err != nil {
+		return err
+	}
+	blobs := filepath.Join(b.dir, "blobs")
+	if err := os.MkdirAll(blobs, 0o755); err != nil {
+		return err
+	}
+	var err error
+	if b.regHost, err = serve(ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0)),
+		ggcr.WithBlobHandler(ggcr.NewDiskBlobHandler(blobs)))); err != nil {
+		return err
+	}
+	host, err := serve(http.FileServer(http.Dir(web)))
+	if err != nil {
+		return err
+	}
+	b.httpURL = "http://" + host
+	c, err := registry.New()
+	if err != nil {
+		return err
+	}
+	// gzip level 6: what docker/buildah/skopeo write by default, so both sides decompress the same kind of layer.
+	_, err = c.Push(context.Background(), b.regHost+"/bench/disk:v1", qcow, registry.WithCompressionLevel(6))
+	if err != nil {
+		return fmt.Errorf("push containerDisk: %w", err)
+	}
+	return os.Remove(qcow)
+}
+
+// serve runs h on a loopback port for the life of the process and returns host:port.
+func serve(h http.Handler) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	go http.Serve(ln, h) //nolint:errcheck // lives until the process exits
+	return ln.Addr().String(), nil
+}
+
+// compress writes src compressed as gzip (default level) or zstd (default level).
+func compress(src, dst, kind string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	var w io.WriteCloser
+	if kind == "gz" {
+		w = gzip.NewWriter(out)
+	} else if w, err = zstd.NewWriter(out); err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, in); err != nil {
+		return fmt.Errorf("compress %s: %w", dst, err)
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return out.Close()
+}
+
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "G"):
+		mult, s = 1<<30, strings.TrimSuffix(s, "G")
+	case strings.HasSuffix(s, "M"):
+		mult, s = 1<<20, strings.TrimSuffix(s, "M")
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("size %q: %w", s, err)
+	}
+	return n * mult, nil
+}
