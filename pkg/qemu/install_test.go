@@ -63,7 +63,7 @@ func TestInstallStandIn(t *testing.T) {
 				return
 			}
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("%v\nconsole:\n%s", err, console.String())
 			}
 			if logged, _ := os.ReadFile(serialLog); !strings.Contains(console.String(), "standin: installing") ||
 				!bytes.Equal(logged, console.Bytes()) {

@@ -16,7 +16,18 @@ type qmpMessage struct {
 	Error    *qmpError       `json:"error,omitempty"`
 	Event    string          `json:"event,omitempty"`
 	Data     json.RawMessage `json:"data,omitempty"`
+	// Timestamp is when QEMU emitted an event (zero on other messages).
+	Timestamp qmpTimestamp `json:"timestamp,omitzero"`
 }
+
+// qmpTimestamp is QEMU's event time: seconds and microseconds since the Unix epoch.
+type qmpTimestamp struct {
+	Seconds      int64 `json:"seconds"`
+	Microseconds int64 `json:"microseconds"`
+}
+
+// micros returns the timestamp in microseconds, 0 when QEMU sent none.
+func (t qmpTimestamp) micros() int64 { return t.Seconds*1_000_000 + t.Microseconds }
 
 type qmpError struct {
 	Class string `json:"class"`

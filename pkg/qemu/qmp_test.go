@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"bufio"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -40,6 +41,30 @@ func TestHandleEvent(t *testing.T) {
 				t.Errorf("error %v, want %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestResetBurstCountsOnce feeds the two RESET events a Linux guest's reboot produces under TCG
+// (ACPI, then keyboard controller, 49 ms apart) and a later genuine second reboot.
+func TestResetBurstCountsOnce(t *testing.T) {
+	reset := func(sec, usec int) qmpMessage {
+		m, err := parseQMP([]byte(fmt.Sprintf(`{"timestamp":{"seconds":%d,"microseconds":%d},"event":"RESET","data":{"guest":true,"reason":"guest-reset"}}`, sec, usec)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	var res Result
+	for _, m := range []qmpMessage{reset(100, 708000), reset(100, 757000)} {
+		if _, err := handleEvent(m, 1, &res); err != nil {
+			t.Fatalf("reset burst: %v", err)
+		}
+	}
+	if res.Reboots != 1 {
+		t.Fatalf("reboots after one burst = %d, want 1", res.Reboots)
+	}
+	if _, err := handleEvent(reset(130, 0), 1, &res); err == nil || res.Reboots != 2 {
+		t.Fatalf("a reboot 30 s later: reboots %d, error %v; want 2 and the too-many error", res.Reboots, err)
 	}
 }
 
