@@ -164,3 +164,94 @@ func TestTerminatedRunReportsRetryableFailure(t *testing.T) {
 		t.Fatal("destination exists after a terminated run")
 	}
 }
+
+// stallingBlobs serves a registry; while gated, layer blobs stop after half their bytes until the
+// client goes away, and reached is signalled.
+type stallingBlobs struct {
+	reg     http.Handler
+	gated   atomic.Bool
+	reached chan struct{}
+	once    atomic.Bool
+}
+
+func (s *stallingBlobs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.gated.Load() || r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/blobs/sha256:") {
+		s.reg.ServeHTTP(w, r)
+		return
+	}
+	rec := httptest.NewRecorder()
+	s.reg.ServeHTTP(rec, r)
+	body := rec.Body.Bytes()
+	if len(body) < 64<<10 { // the image config: serve it whole
+		w.WriteHeader(rec.Code)
+		w.Write(body)
+		return
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Write(body[:len(body)/2])
+	w.(http.Flusher).Flush()
+	if s.once.CompareAndSwap(false, true) {
+		close(s.reached)
+	}
+	<-r.Context().Done()
+}
+
+func TestKillAndRerunRegistry(t *testing.T) {
+	bin := buildImporter(t)
+	src := t.TempDir()
+	raw := importertest.RawDisk(t, filepath.Join(src, "disk.raw"), 64<<20)
+	f, _ := os.OpenFile(raw, os.O_WRONLY, 0)
+	for off := int64(0); off < 16<<20; off += 4096 { // data that gzip cannot shrink much
+		f.WriteAt([]byte(strconv.FormatInt(off*2654435761%1000003, 36)+strings.Repeat(strconv.FormatInt(off, 7), 40)), 4<<20+off)
+	}
+	f.Close()
+	importertest.QemuImg(t, "convert", "-O", "qcow2", raw, filepath.Join(src, "disk.qcow2"))
+	qcow, _ := os.ReadFile(filepath.Join(src, "disk.qcow2"))
+	want, _ := os.ReadFile(raw)
+	layer := importertest.LayerTar(t, importertest.Entry{Name: "disk/", Typeflag: '5'}, importertest.Entry{Name: "disk/disk.qcow2", Body: qcow})
+	reg := &stallingBlobs{reg: importertest.RegistryHandler(), reached: make(chan struct{})}
+	srv := httptest.NewServer(reg)
+	defer srv.Close()
+	ref := importertest.Push(t, strings.TrimPrefix(srv.URL, "http://"), "kill/disk:v1", importertest.ContainerDisk(t, layer, false))
+
+	dir, scratch := t.TempDir(), t.TempDir()
+	dest, log := filepath.Join(dir, "disk.img"), filepath.Join(dir, "termination")
+	args := []string{"--source", "docker://" + ref, "--dest", dest, "--scratch", scratch, "--termination-log", log}
+	reg.gated.Store(true)
+	cmd := exec.Command(bin, args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	<-reg.reached               // the importer is mid-layer
+	for i := 0; i < 1000; i++ { // wait (bounded) until the spill has begun so the kill leaves it behind
+		if left, _ := filepath.Glob(filepath.Join(scratch, "*")); len(left) > 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	for _, p := range []string{dest, log} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Fatalf("%s exists after the killed run: %v", p, err)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(scratch, "*")); len(left) == 0 {
+		t.Fatal("the killed run left no scratch file; the test no longer checks their cleanup")
+	}
+
+	reg.gated.Store(false)
+	if b, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+		t.Fatalf("rerun: %v\n%s", err, b)
+	}
+	msg, _ := os.ReadFile(log)
+	if term, err := contract.ParseTermination(string(msg)); err != nil || term.Result != contract.ResultSuccess || !strings.HasPrefix(term.Digest, "sha256:") {
+		t.Fatalf("rerun termination %+v, %v", term, err)
+	}
+	if got, err := os.ReadFile(dest); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("rerun image differs from the source (%v)", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(scratch, "*")); len(left) != 0 {
+		t.Errorf("scratch files of the killed run survive the rerun: %v", left)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -101,7 +102,8 @@ func spill(ctx context.Context, c *Config, t *target, r io.Reader, det convert.D
 	if c.ScratchDir == "" {
 		return result{}, fatalf("%s from a stream source (compressed, registry layer or no range support) needs a scratch directory (--scratch)", det.Format)
 	}
-	f, err := os.CreateTemp(c.ScratchDir, "importer-*.img")
+	removeStaleSpills(c.ScratchDir)
+	f, err := os.CreateTemp(c.ScratchDir, spillPattern)
 	if err != nil {
 		return result{}, fmt.Errorf("create scratch file: %w", err)
 	}
@@ -127,6 +129,20 @@ func spill(ctx context.Context, c *Config, t *target, r io.Reader, det convert.D
 		return result{}, err
 	}
 	return result{virtual: img.Size(), format: string(odet.Format)}, nil
+}
+
+// spillPattern names scratch files.
+const spillPattern = "importer-*.img"
+
+// removeStaleSpills deletes scratch files a killed earlier run left behind: a scratch volume is sized
+// for one copy of the image, so a leftover would make every rerun run out of space. A concurrent
+// import sharing the directory (local mode) is unharmed: it reads and writes its spill through the
+// open descriptor, and the space is freed when it closes it.
+func removeStaleSpills(dir string) {
+	stale, _ := filepath.Glob(filepath.Join(dir, spillPattern))
+	for _, p := range stale {
+		os.Remove(p)
+	}
 }
 
 // contextReader stops reading once ctx is done.

@@ -145,10 +145,13 @@ func OCIArchive(t testing.TB, img v1.Image) string {
 	return archive
 }
 
+// RegistryHandler returns go-containerregistry's in-process registry, quiet, for tests that wrap it.
+func RegistryHandler() http.Handler { return registry.New(registry.Logger(log.New(io.Discard, "", 0))) }
+
 // Registry starts go-containerregistry's in-process registry on loopback and returns its host:port.
 func Registry(t testing.TB) string {
 	t.Helper()
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	srv := httptest.NewServer(RegistryHandler())
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")
 }
