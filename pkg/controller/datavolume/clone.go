@@ -34,6 +34,9 @@ func (r *Reconciler) reconcileClone(ctx context.Context, dv *cdiv1.DataVolume) (
 	if dv.Status.Phase == cdiv1.Succeeded || dv.Status.Phase == cdiv1.Failed {
 		return ctrl.Result{}, r.cleanupClone(ctx, dv)
 	}
+	if stale, err := r.stale(ctx, dv); err != nil || stale {
+		return ctrl.Result{RequeueAfter: 200 * time.Millisecond}, err
+	}
 	if dv.Status.Progress == "" {
 		dv.Status.Progress = "N/A"
 	}
@@ -76,6 +79,16 @@ func (r *Reconciler) reconcileClone(ctx context.Context, dv *cdiv1.DataVolume) (
 		return r.csiClone(ctx, dv, src, spec)
 	}
 	return r.hostClone(ctx, dv, src, spec)
+}
+
+// stale reports whether the cache lags behind the API server for dv. A clone creates objects in other
+// namespaces and removes them when it ends; acting on an old copy of a finished clone would start it again.
+func (r *Reconciler) stale(ctx context.Context, dv *cdiv1.DataVolume) (bool, error) {
+	fresh := &cdiv1.DataVolume{}
+	if err := r.reader.Get(ctx, client.ObjectKeyFromObject(dv), fresh); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	return fresh.ResourceVersion != dv.ResourceVersion, nil
 }
 
 // waitForSource leaves dv Pending with a condition saying what it waits for.

@@ -252,20 +252,40 @@ func joinErr(a, b error) error {
 	return fmt.Errorf("%w; %w", a, b)
 }
 
-// clonesOf maps a DataSource to the DataVolumes whose sourceRef names it, so a waiting clone starts when it turns Ready.
+// cloneSourceField indexes DataVolumes by what their clone waits for: "DataSource/ns/name" or "PVC/ns/name".
+const cloneSourceField = "goldimage.clone.source"
+
+// cloneSourceKeys is the index function of cloneSourceField.
+func cloneSourceKeys(obj client.Object) []string {
+	dv, ok := obj.(*cdiv1.DataVolume)
+	if !ok {
+		return nil
+	}
+	if ref := dv.Spec.SourceRef; ref != nil && ref.Kind == cdiv1.DataVolumeDataSource {
+		return []string{"DataSource/" + defaultString(ptr.Deref(ref.Namespace, ""), dv.Namespace) + "/" + ref.Name}
+	}
+	if dv.Spec.Source != nil && dv.Spec.Source.PVC != nil {
+		return []string{"PVC/" + defaultString(dv.Spec.Source.PVC.Namespace, dv.Namespace) + "/" + dv.Spec.Source.PVC.Name}
+	}
+	return nil
+}
+
+// clonesOf maps a DataSource, PVC or DataVolume to the unfinished clones that wait for it (a DataVolume
+// stands for the PVC it writes), so they move as soon as their source is ready.
 func (r *Reconciler) clonesOf(ctx context.Context, obj client.Object) []reconcile.Request {
+	kind := "PVC/"
+	if _, ok := obj.(*cdiv1.DataSource); ok {
+		kind = "DataSource/"
+	}
 	var list cdiv1.DataVolumeList
-	if err := r.client.List(ctx, &list); err != nil {
+	if err := r.client.List(ctx, &list, client.MatchingFields{cloneSourceField: kind + obj.GetNamespace() + "/" + obj.GetName()}); err != nil {
 		return nil
 	}
 	var out []reconcile.Request
 	for _, dv := range list.Items {
-		ref := dv.Spec.SourceRef
-		if ref == nil || ref.Kind != cdiv1.DataVolumeDataSource || ref.Name != obj.GetName() ||
-			defaultString(ptr.Deref(ref.Namespace, ""), dv.Namespace) != obj.GetNamespace() || dv.Status.Phase == cdiv1.Succeeded {
-			continue
+		if dv.Status.Phase != cdiv1.Succeeded && dv.Status.Phase != cdiv1.Failed {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: dv.Namespace, Name: dv.Name}})
 		}
-		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: dv.Namespace, Name: dv.Name}})
 	}
 	return out
 }

@@ -73,10 +73,15 @@ func New(c client.Client, recorder record.EventRecorder, image string, opts ...O
 
 // SetupWithManager watches DataVolumes and the PVCs and pods they own.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &cdiv1.DataVolume{}, cloneSourceField, cloneSourceKeys); err != nil {
+		return fmt.Errorf("index DataVolumes by clone source: %w", err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).Named("datavolume").
 		For(&cdiv1.DataVolume{}).Owns(&corev1.PersistentVolumeClaim{}).Owns(&corev1.Pod{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(cloneTargetOf)).
 		Watches(&cdiv1.DataSource{}, handler.EnqueueRequestsFromMapFunc(r.clonesOf)).
+		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(r.clonesOf)).
+		Watches(&cdiv1.DataVolume{}, handler.EnqueueRequestsFromMapFunc(r.clonesOf)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.workers}).
 		Complete(r)
 }

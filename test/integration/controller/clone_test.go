@@ -270,3 +270,28 @@ func TestCloneTooSmall(t *testing.T) {
 		t.Errorf("Ready %+v, want %s with both sizes", c, cdiconst.ReasonCloneTooSmall)
 	}
 }
+
+// TestCloneWaitsForImport checks a source.pvc clone: Pending while the PVC is missing, then while the
+// DataVolume writing it imports, and under way once that import succeeded.
+func TestCloneWaitsForImport(t *testing.T) {
+	ns := namespace(t, "clone-import")
+	create(t, cloneDV(ns, "copy", ns, "", "golden", "1Gi", nil))
+	dv := waitReason(t, ns, "copy", cdiconst.ReasonCloneWithoutSource)
+	if msg := readyCondition(dv).Message; !strings.Contains(msg, "source PVC "+ns+"/golden does not exist") {
+		t.Errorf("Ready message %q does not name the missing PVC", msg)
+	}
+	create(t, &cdiv1.DataVolume{ObjectMeta: metav1.ObjectMeta{Name: "golden", Namespace: ns}, Spec: cdiv1.DataVolumeSpec{
+		Source: &cdiv1.DataVolumeSource{Blank: &cdiv1.DataVolumeBlankImage{}},
+		Storage: &cdiv1.StorageSpec{Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{
+			corev1.ResourceStorage: resource.MustParse("1Gi")}}}}})
+	eventually(t, "clone waiting for the import", func() (bool, string) {
+		dv = waitDataVolume(t, ns, "copy")
+		msg := readyCondition(dv).Message
+		return strings.Contains(msg, "source DataVolume "+ns+"/golden is") && strings.Contains(msg, "not Succeeded"), msg
+	})
+	if _, err := clients.CoreV1().Pods(ns).Get(context.Background(), cdiconst.CloneSourcePrefix+string(dv.UID), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("source pod created before the source was imported (err %v)", err)
+	}
+	importOK(t, ns, "golden")
+	waitPhase(t, ns, "copy", cdiv1.CloneScheduled)
+}

@@ -175,18 +175,18 @@ func TestDataVolumeImport(t *testing.T) {
 // TestDataVolumeUnsupported checks that a source goldimage does not import fails at once, naming the cause.
 func TestDataVolumeUnsupported(t *testing.T) {
 	ns := namespace(t, "unsupported")
-	dv := &cdiv1.DataVolume{ObjectMeta: metav1.ObjectMeta{Name: "clone", Namespace: ns},
+	dv := &cdiv1.DataVolume{ObjectMeta: metav1.ObjectMeta{Name: "snapshot", Namespace: ns},
 		Spec: cdiv1.DataVolumeSpec{
-			Source: &cdiv1.DataVolumeSource{PVC: &cdiv1.DataVolumeSourcePVC{Namespace: ns, Name: "src"}},
+			Source: &cdiv1.DataVolumeSource{Snapshot: &cdiv1.DataVolumeSourceSnapshot{Namespace: ns, Name: "snap"}},
 			Storage: &cdiv1.StorageSpec{Resources: corev1.VolumeResourceRequirements{
 				Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}},
 		}}
 	create(t, dv)
-	got := waitPhase(t, ns, "clone", cdiv1.Failed)
+	got := waitPhase(t, ns, "snapshot", cdiv1.Failed)
 	if c := dvCondition(got, cdiv1.DataVolumeReady); c.Reason != cdiconst.ReasonUnsupported || !strings.Contains(c.Message, "unsupported") {
 		t.Errorf("Ready condition %+v, want reason %s naming the source", c, cdiconst.ReasonUnsupported)
 	}
-	err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: cdiconst.ImporterPodPrefix + "clone"}, &corev1.Pod{})
+	err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: cdiconst.ImporterPodPrefix + "snapshot"}, &corev1.Pod{})
 	if !apierrors.IsNotFound(err) {
 		t.Errorf("importer pod for an unsupported source: %v", err)
 	}

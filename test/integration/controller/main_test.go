@@ -84,7 +84,7 @@ func startManager(ctx context.Context, env *testenv.Env) (<-chan struct{}, error
 	crons := dataimportcron.New(mgr.GetClient(), mgr.GetEventRecorderFor("dataimportcron-controller"), poller,
 		dataimportcron.WithJitter(time.Second), dataimportcron.WithReader(mgr.GetAPIReader()))
 	dvs := datavolume.New(mgr.GetClient(), mgr.GetEventRecorderFor("datavolume-controller"), importerImage,
-		datavolume.WithMaxRestarts(2), datavolume.WithProgressReader(nil))
+		datavolume.WithMaxRestarts(2), datavolume.WithProgressReader(nil), datavolume.WithAPIReader(mgr.GetAPIReader()))
 	for _, r := range []interface{ SetupWithManager(ctrl.Manager) error }{crons, dvs, datasource.New(mgr.GetClient())} {
 		if err := r.SetupWithManager(mgr); err != nil {
 			return nil, fmt.Errorf("set up reconciler: %w", err)
