@@ -68,7 +68,14 @@ func (r *Reconciler) hostClone(ctx context.Context, dv *cdiv1.DataVolume, src *c
 		fail(dv, cdiconst.ReasonError, fmt.Sprintf("clone source pod %s/%s failed%s", srcPod.Namespace, srcPod.Name, podMessage(srcPod)))
 		return ctrl.Result{}, r.cleanupClone(ctx, dv)
 	}
-	if srcPod.Status.Phase != corev1.PodRunning || srcPod.Status.PodIP == "" {
+	if srcPod.Status.Phase == corev1.PodSucceeded && !r.importerSucceeded(ctx, dv) {
+		// The source served one complete stream and exited, but the importer did not finish with it: serve again.
+		if err := r.client.Delete(ctx, srcPod); client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, fmt.Errorf("delete finished clone source pod %s/%s: %w", srcPod.Namespace, srcPod.Name, err)
+		}
+		return ctrl.Result{RequeueAfter: r.sourceWait}, nil
+	}
+	if srcPod.Status.Phase != corev1.PodSucceeded && (srcPod.Status.Phase != corev1.PodRunning || srcPod.Status.PodIP == "") {
 		dv.Status.Phase = cdiv1.CloneScheduled
 		msg := fmt.Sprintf("clone source pod %s/%s is %s", srcPod.Namespace, srcPod.Name, strings.ToLower(string(srcPod.Status.Phase)))
 		setCondition(dv, cdiv1.DataVolumeRunning, corev1.ConditionFalse, cdiconst.ReasonCloneScheduled, msg)
@@ -90,6 +97,13 @@ func (r *Reconciler) hostClone(ctx context.Context, dv *cdiv1.DataVolume, src *c
 		err = joinErr(err, r.cleanupClone(ctx, dv))
 	}
 	return res, err
+}
+
+// importerSucceeded reports whether the target importer pod of dv has terminated successfully.
+func (r *Reconciler) importerSucceeded(ctx context.Context, dv *cdiv1.DataVolume) bool {
+	pod := &corev1.Pod{}
+	err := r.client.Get(ctx, client.ObjectKey{Namespace: dv.Namespace, Name: podName(dv)}, pod)
+	return err == nil && pod.Status.Phase == corev1.PodSucceeded
 }
 
 // ensureCloneSecrets creates the source Secret (certificate, key, token) in the source namespace once, and

@@ -295,3 +295,44 @@ func TestCloneWaitsForImport(t *testing.T) {
 	importOK(t, ns, "golden")
 	waitPhase(t, ns, "copy", cdiv1.CloneScheduled)
 }
+
+// TestCloneSourceServesAgain checks that when the importer fails (retryably) after the source pod served its one
+// stream and exited, the source pod is replaced so the next importer has something to read.
+func TestCloneSourceServesAgain(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t, "clone-again")
+	goldenPVC(t, ns, "golden", "1Gi", corev1.PersistentVolumeFilesystem, nil)
+	create(t, cloneDV(ns, "copy", ns, "", "golden", "1Gi", nil))
+	dv := waitPhase(t, ns, "copy", cdiv1.CloneScheduled)
+	src := waitObject(t, ns, cdiconst.CloneSourcePrefix+string(dv.UID), &corev1.Pod{})
+	src.Status.Phase, src.Status.PodIP = corev1.PodRunning, "192.0.2.11"
+	if err := k8s.Status().Update(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	imp := waitPod(t, ns, "copy")
+	src.Status.Phase = corev1.PodSucceeded
+	if err := k8s.Status().Update(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	finishPod(t, imp, contract.ExitRetryable, contract.Termination{Result: contract.ResultFailure, Retryable: true, Message: "sync failed"})
+	again := &corev1.Pod{}
+	eventually(t, "a new source pod", func() (bool, string) {
+		err := k8s.Get(ctx, client.ObjectKeyFromObject(src), again)
+		return err == nil && again.UID != src.UID, fmt.Sprint(err)
+	})
+	again.Status.Phase, again.Status.PodIP = corev1.PodRunning, "192.0.2.12"
+	if err := k8s.Status().Update(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the importer retried against the new source pod", func() (bool, string) {
+		dv = waitDataVolume(t, ns, "copy")
+		pod := &corev1.Pod{}
+		err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: cdiconst.ImporterPodPrefix + "copy"}, pod)
+		endpoint := ""
+		if err == nil {
+			endpoint = pod.Spec.Containers[0].Env[0].Value
+		}
+		return dv.Status.RestartCount == 1 && pod.UID != imp.UID && strings.Contains(endpoint, "192.0.2.12"),
+			fmt.Sprintf("phase %s restarts %d importer %v endpoint %q", dv.Status.Phase, dv.Status.RestartCount, err, endpoint)
+	})
+}
