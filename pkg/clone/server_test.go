@@ -43,7 +43,7 @@ func sparseDisk(t *testing.T) (string, []byte) {
 }
 
 // startServer serves path over real TLS with fresh credentials and returns the clone URL and credentials.
-func startServer(t *testing.T, path string, opts ...ServerOption) (string, Credentials) {
+func startServer(t testing.TB, path string, opts ...ServerOption) (string, Credentials) {
 	t.Helper()
 	creds, err := NewCredentials(time.Hour)
 	if err != nil {
