@@ -13,6 +13,8 @@ import (
 	"github.com/lima-vm/go-qcow2reader/image"
 	"github.com/lima-vm/go-qcow2reader/image/qcow2"
 	qlog "github.com/lima-vm/go-qcow2reader/log"
+
+	"github.com/goldimage/goldimage/pkg/convert/inflate"
 )
 
 // maxL1Bytes bounds the L1 table we let the qcow2 reader allocate (qemu uses the same 32 MiB cap).
@@ -169,18 +171,14 @@ func (c *checkedImage) Extent(start, length int64) (image.Extent, error) {
 	return e, err
 }
 
-// setDecompressors registers pooled klauspost decoders that read each compressed cluster with few
-// large ReadAt calls and fill the caller's buffer completely, and silences the reader's warnings
+// setDecompressors registers decoders that read each compressed cluster with few large ReadAt
+// calls and fill the caller's buffer completely (zlib: pooled inflate.Decoders writing straight into
+// it; zstd: pooled klauspost decoders), and silences the reader's warnings
 // (about feature bits we already checked), which went to stderr.
 func setDecompressors() {
 	qlog.SetWarnFunc(func(string) {})
 	qcow2.SetDecompressor(qcow2.CompressionTypeZlib, func(r io.Reader) (io.ReadCloser, error) {
-		src := newClusterReader(r)
-		fr := flatePool.Get().(io.ReadCloser)
-		if err := fr.(flate.Resetter).Reset(src.Reader, nil); err != nil {
-			return nil, err
-		}
-		return &fullReader{r: fr, put: func() { flatePool.Put(fr); src.release() }}, nil
+		return &zlibCluster{r: r}, nil
 	})
 	qcow2.SetDecompressor(qcow2.CompressionTypeZstd, func(r io.Reader) (io.ReadCloser, error) {
 		d, ok := zstdPool.Get().(*zstd.Decoder)
@@ -198,8 +196,8 @@ func setDecompressors() {
 }
 
 var (
-	flatePool = sync.Pool{New: func() any { return flate.NewReader(nil) }}
-	zstdPool  = sync.Pool{New: func() any {
+	inflatePool = sync.Pool{New: func() any { return new(inflate.Decoder) }}
+	zstdPool    = sync.Pool{New: func() any {
 		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxMemory(8<<20))
 		if err != nil {
 			return nil
@@ -250,3 +248,55 @@ func (f *fullReader) Close() error {
 	}
 	return nil
 }
+
+// zlibCluster decodes one deflate-compressed cluster. The first Read decodes straight into the
+// caller's buffer, which go-qcow2reader sizes to the rest of the cluster for aligned reads; a
+// second Read (after a partial first one) restarts from the cluster's start with a flate reader
+// and skips what was already returned.
+type zlibCluster struct {
+	r     io.Reader // *io.SectionReader over the compressed cluster
+	done  int64
+	ended bool
+	slow  io.Reader
+}
+
+func (z *zlibCluster) Read(p []byte) (int, error) {
+	switch {
+	case z.ended:
+		return 0, io.EOF
+	case z.slow == nil && z.done > 0:
+		if err := z.restart(); err != nil {
+			return 0, err
+		}
+		fallthrough
+	case z.slow != nil:
+		n, err := io.ReadFull(z.slow, p)
+		if err == io.ErrUnexpectedEOF {
+			err = io.EOF
+		}
+		return n, err
+	}
+	d := inflatePool.Get().(*inflate.Decoder)
+	n, err := d.Decode(p, z.r)
+	inflatePool.Put(d)
+	z.done += int64(n)
+	z.ended = err == io.EOF
+	return n, err
+}
+
+func (z *zlibCluster) restart() error {
+	s, ok := z.r.(io.Seeker)
+	if !ok {
+		return errors.New("zlib cluster read in pieces from a source that cannot seek")
+	}
+	if _, err := s.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	z.slow = flate.NewReader(bufio.NewReader(z.r))
+	if _, err := io.CopyN(io.Discard, z.slow, z.done); err != nil {
+		return fmt.Errorf("skip %d decompressed bytes: %w", z.done, err)
+	}
+	return nil
+}
+
+func (z *zlibCluster) Close() error { return nil }
