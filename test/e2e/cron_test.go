@@ -245,7 +245,7 @@ func expectCronStatus(t *testing.T, c *cluster, ns, source, pvc string) {
 func expectFailureExplained(t *testing.T, c *cluster, ns, source string, d v1.Hash) {
 	t.Helper()
 	name := dvName(source, d)
-	// The importer's cause for this image is "no disk image file under disk/"; a generic failure does not name it.
+	// The importer's cause for this image is "invalid containerDisk: no regular file under /disk/"; a generic failure does not name it.
 	explains := func(msg string) bool { return strings.Contains(msg, "disk/") }
 	waitFor(t, "a condition explaining why "+name+" failed", importTimeout, func() (bool, string, error) {
 		var msgs []string
