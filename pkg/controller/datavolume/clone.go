@@ -16,6 +16,7 @@ import (
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/goldimage/goldimage/pkg/cdiconst"
 	"github.com/goldimage/goldimage/pkg/clone"
@@ -52,11 +53,19 @@ func (r *Reconciler) reconcileClone(ctx context.Context, dv *cdiv1.DataVolume) (
 		waitForSource(dv, reason, why)
 		return ctrl.Result{RequeueAfter: r.sourceWait}, nil
 	}
-	if denied, err := r.authorizeClone(ctx, dv, src.Namespace); err != nil || denied != "" {
-		if denied != "" {
-			fail(dv, cdiconst.ReasonCloneUnauthorized, denied)
+	// Reviewed once: the finalizer (with the source namespace) is only added after the review allowed the clone.
+	started := controllerutil.ContainsFinalizer(dv, cdiconst.FinalizerCloneCleanup)
+	if was := dv.Annotations[cdiconst.AnnCloneSourceNS]; started && was != src.Namespace {
+		fail(dv, cdiconst.ReasonCloneUnauthorized, fmt.Sprintf("clone source moved from namespace %s to %s during the clone", was, src.Namespace))
+		return ctrl.Result{}, r.cleanupClone(ctx, dv)
+	}
+	if !started {
+		if denied, err := r.authorizeClone(ctx, dv, src.Namespace); err != nil || denied != "" {
+			if denied != "" {
+				fail(dv, cdiconst.ReasonCloneUnauthorized, denied)
+			}
+			return ctrl.Result{}, err
 		}
-		return ctrl.Result{}, err
 	}
 	spec, err := cloneClaimSpec(dv, src)
 	if err != nil {

@@ -336,3 +336,32 @@ func TestCloneSourceServesAgain(t *testing.T) {
 			fmt.Sprintf("phase %s restarts %d importer %v endpoint %q", dv.Status.Phase, dv.Status.RestartCount, err, endpoint)
 	})
 }
+
+// TestCloneSourceMoved checks that a DataSource repointed into another namespace mid-clone fails the clone
+// instead of copying from a namespace the review never covered, and removes the source pod.
+func TestCloneSourceMoved(t *testing.T) {
+	ctx := context.Background()
+	golden, other, vms := namespace(t, "golden-moved"), namespace(t, "other-moved"), namespace(t, "vms-moved")
+	goldenPVC(t, golden, "disk", "1Gi", corev1.PersistentVolumeFilesystem, nil)
+	goldenPVC(t, other, "secret-disk", "1Gi", corev1.PersistentVolumeFilesystem, nil)
+	ds := &cdiv1.DataSource{ObjectMeta: metav1.ObjectMeta{Name: "os", Namespace: golden},
+		Spec: cdiv1.DataSourceSpec{Source: cdiv1.DataSourceSource{PVC: &cdiv1.DataVolumeSourcePVC{Name: "disk"}}}}
+	create(t, ds)
+	allowClone(t, golden, vms, "default")
+	create(t, cloneDV(vms, "root", golden, "os", "", "1Gi", nil))
+	dv := waitPhase(t, vms, "root", cdiv1.CloneScheduled)
+	pod := waitObject(t, golden, cdiconst.CloneSourcePrefix+string(dv.UID), &corev1.Pod{})
+	patch := client.MergeFrom(ds.DeepCopy())
+	ds.Spec.Source.PVC = &cdiv1.DataVolumeSourcePVC{Namespace: other, Name: "secret-disk"}
+	if err := k8s.Patch(ctx, ds, patch); err != nil {
+		t.Fatal(err)
+	}
+	dv = waitPhase(t, vms, "root", cdiv1.Failed)
+	if c := readyCondition(dv); c.Reason != cdiconst.ReasonCloneUnauthorized || !strings.Contains(c.Message, "moved from namespace "+golden+" to "+other) {
+		t.Errorf("Ready %+v, want the move named", c)
+	}
+	waitGone(t, pod)
+	if _, err := clients.CoreV1().Pods(other).Get(ctx, cdiconst.CloneSourcePrefix+string(dv.UID), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("source pod started in the unreviewed namespace (err %v)", err)
+	}
+}
