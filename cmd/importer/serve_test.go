@@ -43,13 +43,18 @@ func TestServeThenImport(t *testing.T) {
 		exit <- serve([]string{"--file", src, "--listen", addr, "--cert-dir", certDir}, env, &serveLog)
 	}()
 	dest := filepath.Join(dir, "copy.img")
-	t.Setenv(contract.EnvSecretKey, creds.Token)
+	// The importer pod's environment as the DataVolume controller sets it for a clone.
+	for k, v := range map[string]string{contract.EnvEndpoint: clone.Scheme + "://" + addr + clone.Path, contract.EnvSource: "clone",
+		contract.EnvSecretKey: creds.Token, contract.EnvCertDir: certDir, contract.EnvDestination: dest,
+		contract.EnvContentType: "kubevirt", contract.EnvImageSize: "3Mi"} {
+		t.Setenv(k, v)
+	}
+	term := filepath.Join(dir, "termination-log")
 	var stderr bytes.Buffer
 	code := -1
 	for attempt := 0; attempt < 50 && code != 0; attempt++ { // the server may not listen yet
 		stderr.Reset()
-		code = run([]string{"--source", clone.Scheme + "://" + addr + clone.Path, "--dest", dest, "--cert-dir", certDir,
-			"--progress", "never"}, io.Discard, &stderr)
+		code = run([]string{"--termination-log", term, "--metrics-addr", "", "--progress", "never"}, io.Discard, &stderr)
 		if code != 0 && !strings.Contains(stderr.String(), "connection refused") {
 			break
 		}
@@ -60,6 +65,9 @@ func TestServeThenImport(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(dest); !bytes.Equal(got, disk) {
 		t.Fatal("clone differs from the source")
+	}
+	if msg, _ := os.ReadFile(term); !strings.Contains(string(msg), `"result":"success"`) {
+		t.Errorf("termination message %q", msg)
 	}
 	if c := <-exit; c != 0 {
 		t.Errorf("serve exited %d after a complete transfer: %s", c, serveLog.String())
