@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -42,9 +43,26 @@ func (r *Reconciler) csiClone(ctx context.Context, dv *cdiv1.DataVolume, src *co
 	}
 	dv.Status.Phase = cdiv1.CSICloneInProgress
 	msg := "CSI clone of PVC " + src.Namespace + "/" + src.Name + " in progress"
+	if r.waitsForConsumer(ctx, claim) {
+		// KubeVirt starts a VM whose DataVolume waits for its first consumer; the VM's pod then binds the PVC.
+		dv.Status.Phase = cdiv1.WaitForFirstConsumer
+		msg = "CSI clone of PVC " + src.Namespace + "/" + src.Name + " waits for the first consumer of PVC " + claim.Name
+	}
 	setCondition(dv, cdiv1.DataVolumeRunning, corev1.ConditionTrue, cdiconst.ReasonCSIClone, msg)
 	setCondition(dv, cdiv1.DataVolumeReady, corev1.ConditionFalse, cdiconst.ReasonCSIClone, msg)
 	return ctrl.Result{}, nil
+}
+
+// waitsForConsumer reports whether claim is unbound in a WaitForFirstConsumer storage class.
+func (r *Reconciler) waitsForConsumer(ctx context.Context, claim *corev1.PersistentVolumeClaim) bool {
+	if claim.Status.Phase == corev1.ClaimBound || claim.Spec.StorageClassName == nil {
+		return false
+	}
+	sc := &storagev1.StorageClass{}
+	if err := r.client.Get(ctx, client.ObjectKey{Name: *claim.Spec.StorageClassName}, sc); err != nil {
+		return false
+	}
+	return ptr.Deref(sc.VolumeBindingMode, storagev1.VolumeBindingImmediate) == storagev1.VolumeBindingWaitForFirstConsumer
 }
 
 // hostClone runs a source pod serving the source PVC over TLS and an importer pod writing the target PVC.

@@ -258,6 +258,17 @@ func TestCloneCSI(t *testing.T) {
 		t.Errorf("host-assisted target has dataSource %+v", claim.Spec.DataSource)
 	}
 	waitObject(t, ns, cdiconst.CloneSourcePrefix+string(dv.UID), &corev1.Pod{})
+
+	wffc := ptr.To(storagev1.VolumeBindingWaitForFirstConsumer)
+	create(t, &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: ns + "-wffc"}, Provisioner: driver, VolumeBindingMode: wffc})
+	goldenPVC(t, ns, "golden-wffc", "1Gi", corev1.PersistentVolumeBlock, ptr.To(ns+"-wffc"))
+	late := cloneDV(ns, "late", ns, "", "golden-wffc", "1Gi", block)
+	late.Spec.Storage.StorageClassName = ptr.To(ns + "-wffc")
+	create(t, late)
+	dv = waitPhase(t, ns, "late", cdiv1.WaitForFirstConsumer)
+	if c := readyCondition(dv); !strings.Contains(c.Message, "first consumer") {
+		t.Errorf("Ready %+v, want the wait for a consumer named", c)
+	}
 }
 
 // TestCloneTooSmall checks that a target smaller than its source fails with a message giving both sizes.
