@@ -17,6 +17,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/goldimage/goldimage/pkg/cdiconst"
 	"github.com/goldimage/goldimage/pkg/clone"
@@ -53,41 +54,58 @@ func (r *Reconciler) reconcileClone(ctx context.Context, dv *cdiv1.DataVolume) (
 		waitForSource(dv, reason, why)
 		return ctrl.Result{RequeueAfter: r.sourceWait}, nil
 	}
-	// Reviewed once: the finalizer (with the source namespace) is only added after the review allowed the clone.
-	started := controllerutil.ContainsFinalizer(dv, cdiconst.FinalizerCloneCleanup)
-	if was := dv.Annotations[cdiconst.AnnCloneSourceNS]; started && was != src.Namespace {
-		fail(dv, cdiconst.ReasonCloneUnauthorized, fmt.Sprintf("clone source moved from namespace %s to %s during the clone", was, src.Namespace))
-		return ctrl.Result{}, r.cleanupClone(ctx, dv)
-	}
-	if !started {
-		if denied, err := r.authorizeClone(ctx, dv, src.Namespace); err != nil || denied != "" {
-			if denied != "" {
-				fail(dv, cdiconst.ReasonCloneUnauthorized, denied)
-			}
-			return ctrl.Result{}, err
+	if denied, err := r.permit(ctx, dv, src.Namespace); err != nil || denied != "" {
+		if denied != "" {
+			fail(dv, cdiconst.ReasonCloneUnauthorized, denied)
+			err = joinErr(err, r.cleanupClone(ctx, dv))
 		}
-	}
-	spec, err := cloneClaimSpec(dv, src)
-	if err != nil {
-		fail(dv, cdiconst.ReasonUnsupported, err.Error())
-		return ctrl.Result{}, nil
-	}
-	facts, err := r.cloneFacts(ctx, dv, src, spec)
-	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := clone.CheckSize(facts); err != nil {
-		fail(dv, cdiconst.ReasonCloneTooSmall, err.Error())
+	spec, strategy, reason, err := r.plan(ctx, dv, src)
+	if reason != "" {
+		fail(dv, reason, err.Error())
 		return ctrl.Result{}, nil
 	}
-	strategy, _ := clone.Choose(facts)
-	if strategy, err = r.keepStrategy(ctx, dv, strategy); err != nil {
+	if err != nil {
 		return ctrl.Result{}, err
 	}
 	if strategy == clone.StrategyCSI {
 		return r.csiClone(ctx, dv, src, spec)
 	}
 	return r.hostClone(ctx, dv, src, spec)
+}
+
+// permit returns why dv may not clone from srcNamespace ("" when it may). The review runs until the clone
+// starts: the finalizer, added afterwards, records the source namespace, and a source that moves to another
+// namespace mid-clone is refused rather than copied from a namespace the review never covered.
+func (r *Reconciler) permit(ctx context.Context, dv *cdiv1.DataVolume, srcNamespace string) (string, error) {
+	if !controllerutil.ContainsFinalizer(dv, cdiconst.FinalizerCloneCleanup) {
+		return r.authorizeClone(ctx, dv, srcNamespace)
+	}
+	if was := dv.Annotations[cdiconst.AnnCloneSourceNS]; was != srcNamespace {
+		return fmt.Sprintf("clone source moved from namespace %s to %s during the clone", was, srcNamespace), nil
+	}
+	return "", nil
+}
+
+// plan derives the target PVC spec and the strategy. A non-empty reason marks a spec no retry can fix,
+// with err saying why.
+func (r *Reconciler) plan(ctx context.Context, dv *cdiv1.DataVolume, src *corev1.PersistentVolumeClaim) (corev1.PersistentVolumeClaimSpec, clone.Strategy, string, error) {
+	spec, err := cloneClaimSpec(dv, src)
+	if err != nil {
+		return spec, "", cdiconst.ReasonUnsupported, err
+	}
+	facts, err := r.cloneFacts(ctx, dv, src, spec)
+	if err != nil {
+		return spec, "", "", err
+	}
+	if err := clone.CheckSize(facts); err != nil {
+		return spec, "", cdiconst.ReasonCloneTooSmall, err
+	}
+	strategy, why := clone.Choose(facts)
+	log.FromContext(ctx).V(1).Info("clone strategy", "strategy", strategy, "reason", why)
+	strategy, err = r.keepStrategy(ctx, dv, strategy)
+	return spec, strategy, "", err
 }
 
 // stale reports whether the cache lags behind the API server for dv. A clone creates objects in other
