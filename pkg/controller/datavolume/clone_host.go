@@ -82,24 +82,37 @@ func (r *Reconciler) hostClone(ctx context.Context, dv *cdiv1.DataVolume, src *c
 	if err != nil || srcPod == nil {
 		return ctrl.Result{}, err
 	}
-	if srcPod.Status.Phase == corev1.PodFailed {
-		fail(dv, cdiconst.ReasonError, fmt.Sprintf("clone source pod %s/%s failed%s", srcPod.Namespace, srcPod.Name, podMessage(srcPod)))
-		return ctrl.Result{}, r.cleanupClone(ctx, dv)
+	if ready, res, err := r.sourceServes(ctx, dv, srcPod); !ready || err != nil {
+		return res, err
 	}
-	if srcPod.Status.Phase == corev1.PodSucceeded && !r.importerSucceeded(ctx, dv) {
+	return r.runImporter(ctx, dv, claim, srcPod)
+}
+
+// sourceServes reports whether the source pod can serve the importer now; otherwise dv says why (Failed,
+// or waiting for the pod) and the result says when to look again.
+func (r *Reconciler) sourceServes(ctx context.Context, dv *cdiv1.DataVolume, srcPod *corev1.Pod) (bool, ctrl.Result, error) {
+	switch {
+	case srcPod.Status.Phase == corev1.PodFailed:
+		fail(dv, cdiconst.ReasonError, fmt.Sprintf("clone source pod %s/%s failed%s", srcPod.Namespace, srcPod.Name, podMessage(srcPod)))
+		return false, ctrl.Result{}, r.cleanupClone(ctx, dv)
+	case srcPod.Status.Phase == corev1.PodSucceeded && !r.importerSucceeded(ctx, dv):
 		// The source served one complete stream and exited, but the importer did not finish with it: serve again.
 		if err := r.client.Delete(ctx, srcPod); client.IgnoreNotFound(err) != nil {
-			return ctrl.Result{}, fmt.Errorf("delete finished clone source pod %s/%s: %w", srcPod.Namespace, srcPod.Name, err)
+			return false, ctrl.Result{}, fmt.Errorf("delete finished clone source pod %s/%s: %w", srcPod.Namespace, srcPod.Name, err)
 		}
-		return ctrl.Result{RequeueAfter: r.sourceWait}, nil
+		return false, ctrl.Result{RequeueAfter: r.sourceWait}, nil
+	case srcPod.Status.Phase == corev1.PodSucceeded, srcPod.Status.Phase == corev1.PodRunning && srcPod.Status.PodIP != "":
+		return true, ctrl.Result{}, nil
 	}
-	if srcPod.Status.Phase != corev1.PodSucceeded && (srcPod.Status.Phase != corev1.PodRunning || srcPod.Status.PodIP == "") {
-		dv.Status.Phase = cdiv1.CloneScheduled
-		msg := fmt.Sprintf("clone source pod %s/%s is %s", srcPod.Namespace, srcPod.Name, strings.ToLower(string(srcPod.Status.Phase)))
-		setCondition(dv, cdiv1.DataVolumeRunning, corev1.ConditionFalse, cdiconst.ReasonCloneScheduled, msg)
-		setCondition(dv, cdiv1.DataVolumeReady, corev1.ConditionFalse, cdiconst.ReasonCloneScheduled, msg)
-		return ctrl.Result{}, nil
-	}
+	dv.Status.Phase = cdiv1.CloneScheduled
+	msg := fmt.Sprintf("clone source pod %s/%s is %s", srcPod.Namespace, srcPod.Name, strings.ToLower(string(srcPod.Status.Phase)))
+	setCondition(dv, cdiv1.DataVolumeRunning, corev1.ConditionFalse, cdiconst.ReasonCloneScheduled, msg)
+	setCondition(dv, cdiv1.DataVolumeReady, corev1.ConditionFalse, cdiconst.ReasonCloneScheduled, msg)
+	return false, ctrl.Result{}, nil // the source pod's changes wake dv
+}
+
+// runImporter runs the importer pod reading from the source pod and maps its state onto dv with CDI's clone phases.
+func (r *Reconciler) runImporter(ctx context.Context, dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, srcPod *corev1.Pod) (ctrl.Result, error) {
 	endpoint := clone.Scheme + "://" + net.JoinHostPort(srcPod.Status.PodIP, strconv.Itoa(contract.ClonePort)) + clone.Path
 	pod, err := r.ensurePod(ctx, dv, claim, importSource{kind: "clone", endpoint: endpoint, cloneSecret: targetSecretName(dv)})
 	if err != nil || pod == nil {
