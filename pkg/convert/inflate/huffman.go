@@ -85,21 +85,22 @@ func (d *Decoder) huffman(dst []byte, o int, lit *[litTable]uint32, dist *[distT
 		}
 		e := lit[bb&(1<<litBits-1)]
 		if int32(e) < 0 && o+3 <= len(dst) { // up to three literals before the next refill
+			w := dst[o : o+3 : o+3]
 			bb >>= e & 15
 			nb -= uint(e & 15)
-			dst[o] = byte(e >> 16)
+			w[0] = byte(e >> 16)
 			o++
 			e = lit[bb&(1<<litBits-1)]
 			if int32(e) < 0 {
 				bb >>= e & 15
 				nb -= uint(e & 15)
-				dst[o] = byte(e >> 16)
+				w[1] = byte(e >> 16)
 				o++
 				e = lit[bb&(1<<litBits-1)]
 				if int32(e) < 0 {
 					bb >>= e & 15
 					nb -= uint(e & 15)
-					dst[o] = byte(e >> 16)
+					w[2] = byte(e >> 16)
 					o++
 					continue
 				}
