@@ -29,5 +29,9 @@ func FuzzDecode(f *testing.F) {
 		if err == io.EOF && n == len(dst) || err == nil && n != len(dst) {
 			t.Fatalf("Decode: %d bytes of %d with %v", n, len(dst), err)
 		}
+		got := bytes.Clone(dst[:n])
+		if m, merr := d.DecodeBytes(dst, data); merr != err && (ok || merr == nil || merr == io.EOF) || ok && (m != n || !bytes.Equal(dst[:m], got)) {
+			t.Fatalf("DecodeBytes: %d bytes, %v; Decode: %d bytes, %v", m, merr, n, err)
+		}
 	})
 }

@@ -64,13 +64,15 @@ func (d *Decoder) readTables() error {
 	return nil
 }
 
-// huffman decodes one Huffman-coded block into dst from o, stopping early when dst is full.
+// huffman decodes one Huffman-coded block into dst from o, stopping early when dst is full
+// unless the next code ends the block; it reports whether it read the end-of-block code.
 // The bit buffer lives in locals (kept in registers: no closure or pointer refers to them); a
 // refill (8 bytes at a time while 8 remain) leaves at least 48 bits, enough for a match or for
 // three literals from the primary table, and does not change the bits already held.
-func (d *Decoder) huffman(dst []byte, o int, lit *[litTable]uint32, dist *[distTable]uint32) (int, error) {
+func (d *Decoder) huffman(dst []byte, o int, lit *[litTable]uint32, dist *[distTable]uint32) (int, bool, error) {
 	bb, nb, in, pos := d.bb, d.nb, d.in, d.pos
 	var err error
+	ended := false
 	for {
 		if nb < 48 {
 			if pos+8 <= len(in) {
@@ -117,40 +119,46 @@ func (d *Decoder) huffman(dst []byte, o int, lit *[litTable]uint32, dist *[distT
 				}
 			}
 		}
+		linkBits := uint(0)
 		if e&kindMask == kindLink {
-			bb >>= litBits
-			nb -= litBits
-			e = lit[e>>16&0x7fff+uint32(bb)&(1<<(e>>4&15)-1)]
+			linkBits = litBits
+			e = lit[e>>16&0x7fff+uint32(bb>>litBits)&(1<<(e>>4&15)-1)]
 		}
 		n := e & 15
 		if n == 0 {
 			err = fmt.Errorf("%w: invalid literal/length code", ErrCorrupt)
 			break
 		}
-		bb >>= n
-		nb -= uint(n)
-		if int32(e) < 0 {
-			if o == len(dst) {
-				break
+		if o == len(dst) { // full: only an end-of-block code may still be read
+			if ended = e&kindMask == kindEnd && int32(e) >= 0; ended {
+				bb >>= linkBits + uint(n)
+				nb -= linkBits + uint(n)
 			}
+			break
+		}
+		bb >>= linkBits + uint(n)
+		nb -= linkBits + uint(n)
+		if int32(e) < 0 {
 			dst[o] = byte(e >> 16)
 			o++
 			continue
 		}
 		if e&kindMask == kindEnd {
+			ended = true
 			break
 		}
-		if o, bb, nb, err = match(dst, o, e, bb, nb, dist); err != nil || o == len(dst) {
-			break
+		var clipped bool
+		if o, clipped, bb, nb, err = match(dst, o, e, bb, nb, dist); err != nil || clipped {
+			break // a match cut off by the end of dst leaves the stream unfinished
 		}
 	}
 	d.bb, d.nb, d.pos = bb, nb, pos
-	return o, err
+	return o, ended, err
 }
 
 // match decodes the extra length bits of e and a distance, and copies the match; it returns the
-// new output position and bit buffer.
-func match(dst []byte, o int, e uint32, bb uint64, nb uint, dist *[distTable]uint32) (int, uint64, uint, error) {
+// new output position, whether the end of dst cut the match short, and the bit buffer.
+func match(dst []byte, o int, e uint32, bb uint64, nb uint, dist *[distTable]uint32) (int, bool, uint64, uint, error) {
 	x := e >> 4 & 15
 	length := int(e>>16 + uint32(bb)&(1<<x-1))
 	bb >>= x
@@ -163,7 +171,7 @@ func match(dst []byte, o int, e uint32, bb uint64, nb uint, dist *[distTable]uin
 	}
 	n := e & 15
 	if n == 0 || e&kindMask != kindBase {
-		return o, bb, nb, fmt.Errorf("%w: invalid distance code", ErrCorrupt)
+		return o, false, bb, nb, fmt.Errorf("%w: invalid distance code", ErrCorrupt)
 	}
 	bb >>= n
 	nb -= uint(n)
@@ -172,15 +180,15 @@ func match(dst []byte, o int, e uint32, bb uint64, nb uint, dist *[distTable]uin
 	bb >>= x
 	nb -= uint(x)
 	if distance > o {
-		return o, bb, nb, fmt.Errorf("%w: distance %d reaches before the start of the output at %d", ErrCorrupt, distance, o)
+		return o, false, bb, nb, fmt.Errorf("%w: distance %d reaches before the start of the output at %d", ErrCorrupt, distance, o)
 	}
 	end := min(o+length, len(dst))
 	if distance >= length {
 		copy(dst[o:end], dst[o-distance:])
-		return end, bb, nb, nil
+	} else {
+		for at, from := o, o-distance; at < end; { // the source overlaps: copy it in doubling runs
+			at += copy(dst[at:end], dst[from:at])
+		}
 	}
-	for from := o - distance; o < end; { // the source overlaps: copy it in doubling runs
-		o += copy(dst[o:end], dst[from:o])
-	}
-	return o, bb, nb, nil
+	return end, o+length > end, bb, nb, nil
 }

@@ -24,9 +24,12 @@ type Decoder struct {
 	bb   uint64 // bit buffer, least significant bit next; bits above nb repeat in[pos:] or are zero
 	nb   uint   // valid bits in bb
 	pad  uint   // zero bits appended to bb past the end of the input
-	lit  [litTable]uint32
-	dist [distTable]uint32
-	clen [1 << clenBits]uint32
+	// storedLeft is how many bytes of the current stored block are still unread.
+	storedLeft int
+	ended      bool // the final block's end was read
+	lit        [litTable]uint32
+	dist       [distTable]uint32
+	clen       [1 << clenBits]uint32
 }
 
 // Decode decodes the DEFLATE stream read from r into dst until dst is full or the stream's final
@@ -37,38 +40,78 @@ func (d *Decoder) Decode(dst []byte, r io.Reader) (int, error) {
 	if d.buf == nil {
 		d.buf = make([]byte, inputSize)
 	}
-	d.r, d.in, d.pos, d.eof, d.rerr, d.bb, d.nb, d.pad = r, d.buf[:0], 0, false, nil, 0, 0, 0
+	d.r, d.in, d.eof = r, d.buf[:0], false
 	defer func() { d.r = nil }()
+	return d.decode(dst)
+}
+
+// DecodeBytes is Decode for a stream held in memory: it reads src in place, without copying.
+func (d *Decoder) DecodeBytes(dst, src []byte) (int, error) {
+	d.r, d.in, d.eof = nil, src, true
+	n, err := d.decode(dst)
+	d.in = nil
+	return n, err
+}
+
+func (d *Decoder) decode(dst []byte) (int, error) {
+	d.pos, d.rerr, d.bb, d.nb, d.pad, d.ended = 0, nil, 0, 0, 0, false
 	o := 0
 	for {
 		d.refill()
-		final, typ := d.bb&1, d.bb>>1&3
-		d.consume(3)
+		// Once dst is full, a following block is read only to see an empty final block end the
+		// stream; anything else, even an error, leaves the stream unfinished.
+		lookahead := o == len(dst)
+		if lookahead && d.nb-d.pad < 3 {
+			return o, nil
+		}
+		final := d.bb & 1
+		var blockEnd bool
 		var err error
-		switch typ {
-		case 0:
-			o, err = d.stored(dst, o)
-		case 1:
-			o, err = d.huffman(dst, o, &fixedLit, &fixedDist)
-		case 2:
-			if err = d.readTables(); err == nil {
-				o, err = d.huffman(dst, o, &d.lit, &d.dist)
-			}
-		default:
-			err = fmt.Errorf("%w: reserved block type 3", ErrCorrupt)
-		}
+		o, blockEnd, err = d.block(dst, o)
 		if d.nb < d.pad { // decoded past the end of the input: that explains any error
-			err = d.truncated()
+			err, blockEnd = d.truncated(), false
 		}
+		d.ended = err == nil && blockEnd && final == 1
 		switch {
+		case lookahead && !d.ended:
+			return o, nil
 		case err != nil:
 			return o, err
-		case o == len(dst):
-			return o, nil
-		case final == 1:
+		case d.ended && o < len(dst):
 			return o, io.EOF
+		case d.ended:
+			return o, nil
 		}
 	}
+}
+
+// block decodes one block from its header on and reports whether it read the block's end.
+func (d *Decoder) block(dst []byte, o int) (int, bool, error) {
+	typ := d.bb >> 1 & 3
+	d.consume(3)
+	switch typ {
+	case 0:
+		o, err := d.stored(dst, o)
+		return o, err == nil && d.storedLeft == 0, err
+	case 1:
+		return d.huffman(dst, o, &fixedLit, &fixedDist)
+	case 2:
+		if err := d.readTables(); err != nil {
+			return o, false, err
+		}
+		return d.huffman(dst, o, &d.lit, &d.dist)
+	}
+	return o, false, fmt.Errorf("%w: reserved block type 3", ErrCorrupt)
+}
+
+// Ended reports whether the last Decode or DecodeBytes read the end of the stream's final block.
+// Used is then how many bytes of DecodeBytes' input the stream occupied (what follows, such as a
+// zlib checksum, starts there).
+func (d *Decoder) Ended() (ended bool, used int) {
+	if !d.ended || d.nb < d.pad {
+		return false, 0
+	}
+	return true, d.pos - int((d.nb-d.pad)/8)
 }
 
 func (d *Decoder) truncated() error {
@@ -133,11 +176,12 @@ func (d *Decoder) stored(dst []byte, o int) (int, error) {
 	if n != ^inv&0xffff {
 		return o, fmt.Errorf("%w: stored block length %d does not match its complement", ErrCorrupt, n)
 	}
-	for ; n > 0 && d.nb >= 8 && o < len(dst); n-- { // bytes already in the bit buffer
+	for ; n > 0 && d.nb >= d.pad+8 && o < len(dst); n-- { // input bytes already in the bit buffer
 		dst[o] = byte(d.bb)
 		o++
 		d.consume(8)
 	}
+	d.storedLeft = n
 	if d.nb < d.pad {
 		return o, d.truncated()
 	}
@@ -152,5 +196,6 @@ func (d *Decoder) stored(dst []byte, o int) (int, error) {
 		k := copy(dst[o:min(o+n, len(dst))], d.in[d.pos:])
 		o, n, d.pos = o+k, n-k, d.pos+k
 	}
+	d.storedLeft = n
 	return o, nil
 }

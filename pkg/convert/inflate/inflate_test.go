@@ -75,9 +75,16 @@ func TestDecodeMatchesStdlib(t *testing.T) {
 				{"short buffer", size / 2, bytes.NewReader(comp), nil},
 				{"long buffer", size + 10, bytes.NewReader(comp), io.EOF},
 				{"byte by byte", size + 1, &oneByteReader{comp}, io.EOF},
+				{"in memory", size + 1, nil, io.EOF},
 			} {
 				dst := make([]byte, tc.dst)
-				n, err := d.Decode(dst, tc.r)
+				var n int
+				var err error
+				if tc.r == nil {
+					n, err = d.DecodeBytes(dst, comp)
+				} else {
+					n, err = d.Decode(dst, tc.r)
+				}
 				want := tc.want
 				if size == 0 && tc.dst == 0 {
 					want = nil
@@ -85,6 +92,10 @@ func TestDecodeMatchesStdlib(t *testing.T) {
 				if n != min(size, tc.dst) || err != want || !bytes.Equal(dst[:n], data[:n]) {
 					t.Fatalf("size %d level %d %s: n %d err %v, want %d bytes and %v (same bytes %v)",
 						size, level, tc.name, n, err, min(size, tc.dst), want, bytes.Equal(dst[:n], data[:n]))
+				}
+				ended, used := d.Ended()
+				if wantEnded := tc.dst >= size; ended != wantEnded || tc.r == nil && used != len(comp) {
+					t.Fatalf("size %d level %d %s: Ended() = %v, %d; want %v (input %d bytes)", size, level, tc.name, ended, used, wantEnded, len(comp))
 				}
 			}
 		}

@@ -1,15 +1,16 @@
 package vmdk
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/adler32"
 	"io"
 	"sync"
 
-	"github.com/klauspost/compress/zlib"
 	"github.com/lima-vm/go-qcow2reader/image"
+
+	"github.com/goldimage/goldimage/pkg/convert/inflate"
 )
 
 type kind uint8
@@ -157,7 +158,7 @@ func (img *Image) inflateGrain(buf []byte, r run) error {
 	if _, err := img.ra.ReadAt(cbuf, r.phys+12); err != nil {
 		return fmt.Errorf("vmdk: read grain %d at offset %d: %w", r.grain, r.phys, err)
 	}
-	if err := inflate(buf, cbuf); err != nil {
+	if err := decompress(buf, cbuf); err != nil {
 		return fmt.Errorf("vmdk: decompress grain %d at offset %d: %w", r.grain, r.phys, err)
 	}
 	return nil
@@ -165,36 +166,31 @@ func (img *Image) inflateGrain(buf []byte, r run) error {
 
 func maxCompressed(grainBytes int64) int64 { return 2*grainBytes + 4096 }
 
-var zlibPool sync.Pool
+var decoders = sync.Pool{New: func() any { return new(inflate.Decoder) }}
 
-// inflate decompresses the zlib stream src into dst, zero-filling dst past the stream's end.
-func inflate(dst, src []byte) error {
-	br := bytes.NewReader(src)
-	var zr io.ReadCloser
-	if v := zlibPool.Get(); v != nil {
-		zr = v.(io.ReadCloser)
-		if err := zr.(zlib.Resetter).Reset(br, nil); err != nil {
-			return err
-		}
-	} else {
-		var err error
-		if zr, err = zlib.NewReader(br); err != nil {
-			return err
-		}
+// decompress inflates the zlib stream src (RFC 1950) into dst and zero-fills what it leaves. A
+// stream that ends within dst must be followed by its matching Adler-32 checksum; one that runs
+// past dst (a grain cut off by the end of the disk) is read only as far as dst.
+func decompress(dst, src []byte) error {
+	if len(src) < 2 || src[0]&0x0f != 8 || src[0]>>4 > 7 || src[1]&0x20 != 0 || (uint(src[0])<<8|uint(src[1]))%31 != 0 {
+		return errors.New("not a zlib stream of deflate data without preset dictionary")
 	}
-	n := 0
-	for n < len(dst) {
-		m, err := zr.Read(dst[n:])
-		n += m
-		if errors.Is(err, io.EOF) {
-			break
+	d := decoders.Get().(*inflate.Decoder)
+	defer decoders.Put(d)
+	n, err := d.DecodeBytes(dst, src[2:])
+	if err != nil && err != io.EOF {
+		return err
+	}
+	if ended, used := d.Ended(); ended {
+		sum := src[2+used:]
+		if len(sum) < 4 {
+			return errors.New("zlib stream ends without its checksum")
 		}
-		if err != nil {
-			return err
+		if want, got := binary.BigEndian.Uint32(sum), adler32.Checksum(dst[:n]); got != want {
+			return fmt.Errorf("zlib checksum %#08x, data sums to %#08x", want, got)
 		}
 	}
 	clear(dst[n:])
-	zlibPool.Put(zr)
 	return nil
 }
 

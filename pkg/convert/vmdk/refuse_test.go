@@ -105,6 +105,7 @@ func TestReadRefusesBadTables(t *testing.T) {
 		{"table past EOF", plain, func(b []byte) { le.PutUint32(b[gd:], 1<<30) }, "past end of file"},
 		{"truncated grain", plain[:len(plain)-100], func([]byte) {}, "past end of file"},
 		{"corrupt deflate", stream, func(b []byte) { b[firstGrain+14] ^= 0xff }, "decompress grain"},
+		{"bad checksum", stream, func(b []byte) { b[firstGrain+12+int(le.Uint32(b[firstGrain+8:]))-1] ^= 1 }, "checksum"},
 		{"huge compressed size", stream, func(b []byte) { le.PutUint32(b[firstGrain+8:], 1<<30) }, "bad compressed size"},
 	}
 	for _, tc := range tests {

@@ -196,7 +196,7 @@ func (s *StreamReader) Close() error {
 
 func inflateJobs(work <-chan *grainJob) {
 	for job := range work {
-		if err := inflate(job.data, job.comp); err != nil {
+		if err := decompress(job.data, job.comp); err != nil {
 			job.err = fmt.Errorf("vmdk: decompress grain at LBA %d: %w", job.start/sectorSize, err)
 		}
 		putBuf(job.comp)
