@@ -23,6 +23,7 @@ type Facts struct {
 	SourceMode, TargetMode           corev1.PersistentVolumeMode
 	CSIDriver                        bool  // the target class's provisioner has a CSIDriver object
 	SourceSize, TargetSize           int64 // requested bytes of the source and target PVCs
+	SourceCapacity                   int64 // bytes of the volume bound to the source PVC; 0 when not bound
 }
 
 // Choose picks the offloaded CSI clone when the storage can do it (same namespace, same known storage class
@@ -38,13 +39,14 @@ func Choose(f Facts) (Strategy, string) {
 		return StrategyHostAssisted, fmt.Sprintf("volume modes differ (%s -> %s)", mode(f.SourceMode), mode(f.TargetMode))
 	case !f.CSIDriver:
 		return StrategyHostAssisted, fmt.Sprintf("storage class %q is not provisioned by a CSI driver", f.TargetClass)
-	case f.TargetSize < f.SourceSize:
-		return StrategyHostAssisted, "target is smaller than the source"
+	case f.TargetSize < max(f.SourceSize, f.SourceCapacity):
+		return StrategyHostAssisted, "target is smaller than the source volume"
 	}
 	return StrategyCSI, "same namespace, storage class and volume mode on a CSI driver"
 }
 
-// CheckSize fails when the target cannot hold the source. With equal volume modes the PVC sizes decide;
+// CheckSize fails when the target cannot hold the source. With equal volume modes the requested PVC sizes
+// decide, as in CDI (a bound volume may be larger than its claim asked for, and only the claim's size was filled);
 // across modes the disk inside a filesystem PVC may be smaller than its PVC, so the importer checks the
 // actual disk size at copy time instead.
 func CheckSize(f Facts) error {

@@ -26,6 +26,7 @@ func TestChoose(t *testing.T) {
 		{"block target", func(f *Facts) { f.TargetMode = corev1.PersistentVolumeBlock }, StrategyHostAssisted, "Filesystem -> Block"},
 		{"no CSI driver", func(f *Facts) { f.CSIDriver = false }, StrategyHostAssisted, "not provisioned by a CSI driver"},
 		{"smaller target", func(f *Facts) { f.TargetSize = 1 << 30 }, StrategyHostAssisted, "smaller"},
+		{"bound volume larger than the target", func(f *Facts) { f.SourceCapacity = f.TargetSize + 1 }, StrategyHostAssisted, "smaller"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := base
@@ -53,7 +54,8 @@ func TestCheckSize(t *testing.T) {
 		{"smaller across modes is checked at copy time", fs, block, 2 << 30, 1 << 30, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := CheckSize(Facts{SourceMode: tc.src, TargetMode: tc.dst, SourceSize: tc.srcN, TargetSize: tc.dstN})
+			// The bound volume is larger than either claim: only the requests decide.
+			err := CheckSize(Facts{SourceMode: tc.src, TargetMode: tc.dst, SourceSize: tc.srcN, TargetSize: tc.dstN, SourceCapacity: 8 << 30})
 			switch {
 			case tc.wantContains == "" && err != nil:
 				t.Errorf("unexpected error %v", err)

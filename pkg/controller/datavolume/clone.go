@@ -234,7 +234,7 @@ func cloneClaimSpec(dv *cdiv1.DataVolume, src *corev1.PersistentVolumeClaim) (co
 			if st.Resources.Requests == nil {
 				st.Resources.Requests = corev1.ResourceList{}
 			}
-			st.Resources.Requests[corev1.ResourceStorage] = sourceSize(src)
+			st.Resources.Requests[corev1.ResourceStorage] = boundSize(src)
 		}
 		if st.VolumeMode == nil || *st.VolumeMode == cdiv1.PersistentVolumeFromStorageProfile {
 			st.VolumeMode = ptr.To(ptr.Deref(src.Spec.VolumeMode, corev1.PersistentVolumeFilesystem))
@@ -248,11 +248,11 @@ func cloneClaimSpec(dv *cdiv1.DataVolume, src *corev1.PersistentVolumeClaim) (co
 // cloneFacts gathers what the strategy choice needs.
 func (r *Reconciler) cloneFacts(ctx context.Context, dv *cdiv1.DataVolume, src *corev1.PersistentVolumeClaim, spec corev1.PersistentVolumeClaimSpec) (clone.Facts, error) {
 	target := spec.Resources.Requests[corev1.ResourceStorage]
-	size := sourceSize(src)
+	size, capacity := sourceSize(src), src.Status.Capacity[corev1.ResourceStorage]
 	f := clone.Facts{SourceNamespace: src.Namespace, TargetNamespace: dv.Namespace,
 		SourceClass: ptr.Deref(src.Spec.StorageClassName, ""), TargetClass: ptr.Deref(spec.StorageClassName, ""),
 		SourceMode: ptr.Deref(src.Spec.VolumeMode, ""), TargetMode: ptr.Deref(spec.VolumeMode, ""),
-		SourceSize: size.Value(), TargetSize: target.Value()}
+		SourceSize: size.Value(), TargetSize: target.Value(), SourceCapacity: capacity.Value()}
 	var err error
 	if f.TargetClass == "" {
 		if f.TargetClass, err = r.defaultClass(ctx); err != nil {
@@ -265,12 +265,21 @@ func (r *Reconciler) cloneFacts(ctx context.Context, dv *cdiv1.DataVolume, src *
 	return f, err
 }
 
-// sourceSize is the source PVC's capacity when bound, else its request.
-func sourceSize(src *corev1.PersistentVolumeClaim) resource.Quantity {
+// boundSize is the source PVC's capacity when bound, else its request: the default size of a clone, so that
+// it holds all the source volume holds.
+func boundSize(src *corev1.PersistentVolumeClaim) resource.Quantity {
 	if c, ok := src.Status.Capacity[corev1.ResourceStorage]; ok {
 		return c
 	}
 	return src.Spec.Resources.Requests[corev1.ResourceStorage]
+}
+
+// sourceSize is the source PVC's requested size, or its capacity when it requests none.
+func sourceSize(src *corev1.PersistentVolumeClaim) resource.Quantity {
+	if r, ok := src.Spec.Resources.Requests[corev1.ResourceStorage]; ok {
+		return r
+	}
+	return src.Status.Capacity[corev1.ResourceStorage]
 }
 
 // defaultClass returns the name of the default StorageClass, "" when there is none.
