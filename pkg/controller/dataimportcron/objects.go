@@ -3,8 +3,6 @@ package dataimportcron
 import (
 	"context"
 	"fmt"
-	"sort"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -67,33 +65,22 @@ func importOf(dv *cdiv1.DataVolume) cron.Import {
 
 // credentials reads the cron's registry secret (CDI's accessKeyId/secretKey) and CA ConfigMap.
 func credentials(ctx context.Context, c client.Reader, cr *cdiv1.DataImportCron) (cron.Credentials, error) {
-	var creds cron.Credentials
+	var sec *corev1.Secret
+	var cm *corev1.ConfigMap
 	reg := cr.Spec.Template.Spec.Source.Registry
 	if name := ptr.Deref(reg.SecretRef, ""); name != "" {
-		sec := &corev1.Secret{}
+		sec = &corev1.Secret{}
 		if err := c.Get(ctx, client.ObjectKey{Namespace: cr.Namespace, Name: name}, sec); err != nil {
-			return creds, fmt.Errorf("registry secret %s: %w", name, err)
+			return cron.Credentials{}, fmt.Errorf("registry secret %s: %w", name, err)
 		}
-		creds.Username, creds.Password = string(sec.Data["accessKeyId"]), string(sec.Data["secretKey"])
 	}
 	if name := ptr.Deref(reg.CertConfigMap, ""); name != "" {
-		cm := &corev1.ConfigMap{}
+		cm = &corev1.ConfigMap{}
 		if err := c.Get(ctx, client.ObjectKey{Namespace: cr.Namespace, Name: name}, cm); err != nil {
-			return creds, fmt.Errorf("registry CA ConfigMap %s: %w", name, err)
+			return cron.Credentials{}, fmt.Errorf("registry CA ConfigMap %s: %w", name, err)
 		}
-		keys := make([]string, 0, len(cm.Data))
-		for k := range cm.Data {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		var pem strings.Builder
-		for _, k := range keys {
-			pem.WriteString(cm.Data[k])
-			pem.WriteByte('\n')
-		}
-		creds.CACerts = pem.String()
 	}
-	return creds, nil
+	return cron.CredentialsFrom(sec, cm), nil
 }
 
 // dataSourceTarget returns the PVC name ds points at when it is in the cron's namespace, else "".
