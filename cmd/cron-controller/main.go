@@ -21,9 +21,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/goldimage/goldimage/pkg/contract"
 	"github.com/goldimage/goldimage/pkg/cron"
-	"github.com/goldimage/goldimage/pkg/importer"
 	"github.com/goldimage/goldimage/pkg/localmode"
 	"github.com/goldimage/goldimage/pkg/registry"
 )
@@ -117,11 +115,11 @@ func newPoller(o options) *cron.Poller {
 }
 
 func runLocal(ctx context.Context, o options, stdout io.Writer) error {
-	crons, err := localmode.LoadCrons(o.local)
+	m, err := localmode.Load(o.local)
 	if err != nil {
 		return err
 	}
-	if len(crons) == 0 {
+	if len(m.Crons) == 0 {
 		return fmt.Errorf("no DataImportCron manifests in %s", o.local)
 	}
 	scratch, err := os.MkdirTemp("", "cron-controller-scratch-")
@@ -129,18 +127,11 @@ func runLocal(ctx context.Context, o options, stdout io.Writer) error {
 		return fmt.Errorf("scratch directory: %w", err)
 	}
 	defer os.RemoveAll(scratch)
-	r := localmode.New(o.store, newPoller(o), inProcessImporter{scratch: scratch}, localmode.WithForce(o.once), localmode.WithLog(stdout))
+	r := localmode.New(o.store, newPoller(o), localmode.InProcess(scratch), localmode.WithObjects(m.Objects),
+		localmode.WithTempDir(scratch), localmode.WithForce(o.once), localmode.WithLog(stdout))
 	if o.once {
-		_, err := r.Round(ctx, crons)
+		_, err := r.Round(ctx, m.Crons)
 		return err
 	}
-	return r.Run(ctx, crons)
-}
-
-// inProcessImporter runs pkg/importer in this process (local mode).
-type inProcessImporter struct{ scratch string }
-
-// Import streams source into dest as a sparse raw file.
-func (i inProcessImporter) Import(ctx context.Context, source, dest string) (contract.Termination, error) {
-	return importer.Run(ctx, importer.Config{Source: source, Dest: dest, ScratchDir: i.scratch})
+	return r.Run(ctx, m.Crons)
 }

@@ -13,9 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/goldimage/goldimage/pkg/contract"
 	"github.com/goldimage/goldimage/pkg/cron"
-	"github.com/goldimage/goldimage/pkg/importer"
 	"github.com/goldimage/goldimage/pkg/registry/registrytest"
 )
 
@@ -84,18 +82,7 @@ func FuzzParseCrons(f *testing.F) {
 	})
 }
 
-// importFunc adapts pkg/importer, the real import pipeline, to Importer.
-type importFunc func(ctx context.Context, source, dest string) (contract.Termination, error)
-
-func (f importFunc) Import(ctx context.Context, source, dest string) (contract.Termination, error) {
-	return f(ctx, source, dest)
-}
-
-func realImporter(scratch string) Importer {
-	return importFunc(func(ctx context.Context, source, dest string) (contract.Termination, error) {
-		return importer.Run(ctx, importer.Config{Source: source, Dest: dest, ScratchDir: scratch})
-	})
-}
+func realImporter(scratch string) Importer { return InProcess(scratch) }
 
 func randomDisk(t *testing.T) []byte {
 	t.Helper()

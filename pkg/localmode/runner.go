@@ -16,9 +16,9 @@ import (
 	"github.com/goldimage/goldimage/pkg/cron"
 )
 
-// Importer imports source (a docker:// URL pinned to a digest) into the file dest.
+// Importer imports source (a docker:// URL pinned to a digest) into the file dest with the cron's auth.
 type Importer interface {
-	Import(ctx context.Context, source, dest string) (contract.Termination, error)
+	Import(ctx context.Context, source, dest string, auth Auth) (contract.Termination, error)
 }
 
 // Poller resolves an image reference to its digest; *cron.Poller implements it.
@@ -32,6 +32,8 @@ type Runner struct {
 	store    string
 	poller   Poller
 	importer Importer
+	objects  Objects
+	tmp      string
 	force    bool
 	now      func() time.Time
 	log      io.Writer
@@ -43,6 +45,14 @@ type Option func(*Runner)
 // WithForce makes every round poll every cron and retry failed imports of the newest digest, like a forced
 // poll in the cluster; default false (poll on schedule only).
 func WithForce(force bool) Option { return func(r *Runner) { r.force = force } }
+
+// WithObjects gives the Secrets and ConfigMaps crons may name as secretRef and certConfigMap (see Load);
+// default none, so such a cron fails with an error naming the missing object.
+func WithObjects(o Objects) Option { return func(r *Runner) { r.objects = o } }
+
+// WithTempDir sets where each import's CA directory (the certConfigMap's keys as files, removed after the
+// import) is created; default os.TempDir().
+func WithTempDir(dir string) Option { return func(r *Runner) { r.tmp = dir } }
 
 // WithClock replaces time.Now; default time.Now.
 func WithClock(now func() time.Time) Option { return func(r *Runner) { r.now = now } }
@@ -109,6 +119,10 @@ func (r *Runner) reconcile(ctx context.Context, c *cdiv1.DataImportCron) (time.D
 	if err != nil {
 		return 0, err
 	}
+	acc, err := r.objects.lookup(c)
+	if err != nil {
+		return 0, err
+	}
 	if st.Cron != "" && st.Cron != c.Name {
 		return 0, fmt.Errorf("DataSource %s is already managed by DataImportCron %s", c.Spec.ManagedDataSource, st.Cron)
 	}
@@ -119,13 +133,13 @@ func (r *Runner) reconcile(ctx context.Context, c *cdiv1.DataImportCron) (time.D
 		if r.force {
 			resolve = r.poller.Refresh
 		}
-		d, err := resolve(ctx, cron.TrimScheme(cron.SourceURL(c)), cron.Credentials{})
+		d, err := resolve(ctx, cron.TrimScheme(cron.SourceURL(c)), acc.credentials())
 		if err != nil {
 			return cron.RequeueAfter(sched, st.LastPoll, r.now(), c.Name, 0), err
 		}
 		st.Digest, st.LastPoll, polled = d, r.now(), true
 	}
-	err = r.converge(ctx, c, dir, &st, r.force && polled)
+	err = r.converge(ctx, c, acc, dir, &st, r.force && polled)
 	if serr := dir.save(st); serr != nil {
 		err = errors.Join(err, serr)
 	}
@@ -133,7 +147,7 @@ func (r *Runner) reconcile(ctx context.Context, c *cdiv1.DataImportCron) (time.D
 }
 
 // converge applies plans until nothing is left to do: at most one import per round, then the link and GC.
-func (r *Runner) converge(ctx context.Context, c *cdiv1.DataImportCron, dir sourceDir, st *sourceState, retry bool) error {
+func (r *Runner) converge(ctx context.Context, c *cdiv1.DataImportCron, acc access, dir sourceDir, st *sourceState, retry bool) error {
 	for step := 0; step < 3; step++ {
 		plan := cron.Decide(r.input(c, dir, st, retry))
 		retry = false
@@ -153,7 +167,7 @@ func (r *Runner) converge(ctx context.Context, c *cdiv1.DataImportCron, dir sour
 		if plan.Create == nil {
 			return nil
 		}
-		if err := r.importOne(ctx, c, dir, st, *plan.Create); err != nil {
+		if err := r.importOne(ctx, c, acc, dir, st, *plan.Create); err != nil {
 			return err
 		}
 	}
@@ -171,15 +185,20 @@ func (r *Runner) input(c *cdiv1.DataImportCron, dir sourceDir, st *sourceState, 
 }
 
 // importOne imports the digest into <name>.img through a partial file renamed only on success.
-func (r *Runner) importOne(ctx context.Context, c *cdiv1.DataImportCron, dir sourceDir, st *sourceState, im cron.Import) error {
+func (r *Runner) importOne(ctx context.Context, c *cdiv1.DataImportCron, acc access, dir sourceDir, st *sourceState, im cron.Import) error {
 	url, err := cron.PinDigest(cron.SourceURL(c), im.Digest)
 	if err != nil {
 		return err
 	}
+	auth, cleanup, err := acc.auth(r.tmp)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	part := dir.image(im.Name) + partSuffix
 	_ = os.Remove(part)
 	fmt.Fprintf(r.log, "%s: importing %s into %s\n", c.Spec.ManagedDataSource, url, im.Name)
-	term, err := r.importer.Import(ctx, url, part)
+	term, err := r.importer.Import(ctx, url, part, auth)
 	if err == nil && term.Result == contract.ResultSuccess {
 		err = os.Rename(part, dir.image(im.Name))
 	}

@@ -141,6 +141,6 @@ func importWithDataImportCron(t *testing.T, ref, digest string) string {
 // pkgImporter imports with pkg/importer in this process, as cron-controller --local does.
 type pkgImporter struct{ scratch string }
 
-func (p pkgImporter) Import(ctx context.Context, source, dest string) (contract.Termination, error) {
+func (p pkgImporter) Import(ctx context.Context, source, dest string, _ localmode.Auth) (contract.Termination, error) {
 	return importer.Run(ctx, importer.Config{Source: source, Dest: dest, ScratchDir: p.scratch})
 }
