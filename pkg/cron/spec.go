@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 )
@@ -18,6 +19,13 @@ func Validate(c *cdiv1.DataImportCron) (Schedule, error) {
 	}
 	if c.Spec.ManagedDataSource == "" {
 		return s, errors.New("spec.managedDataSource is empty")
+	}
+	// Local mode builds store paths from these names: only valid Kubernetes names may pass.
+	if msgs := validation.IsDNS1123Subdomain(c.Spec.ManagedDataSource); len(msgs) > 0 {
+		return s, fmt.Errorf("spec.managedDataSource %q is not a valid DataSource name: %s", c.Spec.ManagedDataSource, msgs[0])
+	}
+	if msgs := validation.IsDNS1123Label(c.Namespace); c.Namespace != "" && len(msgs) > 0 {
+		return s, fmt.Errorf("metadata.namespace %q is not a valid namespace: %s", c.Namespace, msgs[0])
 	}
 	src := c.Spec.Template.Spec.Source
 	if src == nil || src.Registry == nil {
