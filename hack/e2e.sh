@@ -6,6 +6,7 @@
 #
 # Usage: hack/e2e.sh [go test flags, e.g. -run TestDataImportCron/block]
 set -euo pipefail
+# shellcheck source=hack/cluster/env.sh
 source "$(dirname "$0")/cluster/env.sh"
 cd "$root"
 

@@ -3,7 +3,7 @@
 # Targets are discovered with `go test -list`; a failing target does not stop the others,
 # but makes the script exit non-zero. New crashers land in the package's testdata/fuzz/.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 fuzztime=${1:-20s}
 failed=()
 for pkg in $(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./...); do

@@ -3,6 +3,7 @@
 # CNI tears their networks down), processes, mounts, loop devices, the bridge, the iptables rule, kubelet's
 # cgroups, changed sysctls and $GOLDIMAGE_CLUSTER_DIR. Safe to run after a partial start and more than once.
 set -uo pipefail
+# shellcheck source=hack/cluster/env.sh
 source "$(dirname "$0")/env.sh"
 
 main() {
@@ -30,8 +31,7 @@ drain_pods() {
 	alive kubelet && alive kube-apiserver || return 0
 	kubectl delete deployments,replicasets,jobs,statefulsets,daemonsets --all --all-namespaces --wait=false >/dev/null 2>&1
 	kubectl delete pods --all --all-namespaces --grace-period=1 --wait=false >/dev/null 2>&1
-	local i
-	for i in $(seq 1 60); do
+	for _ in $(seq 1 60); do
 		[ -z "$(kubectl get pods --all-namespaces -o name 2>/dev/null)" ] && ! running_tasks && return 0
 		sleep 1
 	done
@@ -72,11 +72,11 @@ alive() {
 
 # stop NAME sends SIGTERM to the process up.sh started as NAME, then SIGKILL after 15 s.
 stop() {
-	local name=$1 pid i
+	local name=$1 pid
 	alive "$name" || { rm -f "$run/$name.pid"; return 0; }
 	pid=$(cat "$run/$name.pid")
 	kill "$pid" 2>/dev/null
-	for i in $(seq 1 30); do
+	for _ in $(seq 1 30); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.5
 	done
@@ -103,6 +103,7 @@ remove_loops() {
 
 remove_network() {
 	if [ -f "$state/iptables" ]; then
+		# shellcheck disable=SC2046 # the rule is several iptables arguments: split on purpose
 		iptables -t nat -D PREROUTING $(service_dnat_rule) && rm -f "$state/iptables"
 	fi
 	if [ -f "$state/bridge" ]; then

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # its values are read by the scripts that source it
 # Settings shared by hack/cluster/up.sh, down.sh and hack/e2e.sh. Source it; every value can be overridden
 # from the environment.
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)

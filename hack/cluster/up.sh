@@ -6,10 +6,12 @@
 #
 # Usage: hack/cluster/up.sh    (then: export KUBECONFIG=$GOLDIMAGE_CLUSTER_DIR/admin.kubeconfig)
 set -euo pipefail
+# shellcheck source=hack/cluster/env.sh
 source "$(dirname "$0")/env.sh"
 
 main() {
 	preflight
+	# shellcheck disable=SC2154 # status is assigned inside the trap string
 	trap 'status=$?; [ $status = 0 ] || { echo "start failed; cleaning up" >&2; "$root/hack/cluster/down.sh"; }' EXIT
 	trap 'exit 130' INT TERM
 	mkdir -p "$pki" "$run" "$logs" "$state/cni/net.d" "$state/pv"
@@ -81,6 +83,7 @@ make_bridge() {
 	echo "$GOLDIMAGE_BRIDGE" >"$state/bridge"
 	ip addr add "$GOLDIMAGE_POD_GATEWAY/${GOLDIMAGE_POD_CIDR#*/}" dev "$GOLDIMAGE_BRIDGE"
 	ip link set "$GOLDIMAGE_BRIDGE" up
+	# shellcheck disable=SC2046 # the rule is several iptables arguments: split on purpose
 	iptables -t nat -A PREROUTING $(service_dnat_rule)
 	touch "$state/iptables"
 	cat >"$state/cni/net.d/10-goldimage-e2e.conflist" <<-EOF
