@@ -33,18 +33,51 @@ func TestLoadCrons(t *testing.T) {
 	}
 }
 
-func TestParseCronsErrors(t *testing.T) {
+func TestLoadObjects(t *testing.T) {
+	m, err := Load("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := m.Secrets["images/registry-auth"]
+	if sec == nil || string(sec.Data["accessKeyId"]) != "robot" || string(sec.Data["secretKey"]) != "not-a-real-password" || sec.StringData != nil {
+		t.Errorf("Secret images/registry-auth = %+v, want data and stringData merged into data", sec)
+	}
+	if cm := m.ConfigMaps["default/registry-ca"]; cm == nil || !strings.Contains(cm.Data["ca.crt"], "BEGIN CERTIFICATE") {
+		t.Errorf("ConfigMap default/registry-ca = %+v", cm)
+	}
+	if len(m.Secrets) != 1 || len(m.ConfigMaps) != 2 {
+		t.Errorf("%d Secrets, %d ConfigMaps; want 1 and 2", len(m.Secrets), len(m.ConfigMaps))
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	const secret = "s3cr3t-VALUE"
 	head := "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataImportCron\n"
+	sec := "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
 	for _, tc := range []struct{ name, doc, want string }{
 		{"old api version", "apiVersion: cdi.kubevirt.io/v1alpha1\nkind: DataImportCron\nmetadata: {name: x}\n", "apiVersion"},
 		{"no name", head + "spec: {managedDataSource: x}\n", "metadata.name"},
 		{"unknown field", head + "metadata: {name: x}\nspec: {managedDataSorce: x}\n", "managedDataSorce"},
 		{"not yaml", head + "metadata: [\n", "document 1"},
 		{"second document", head + "metadata: {name: x}\n---\n" + head + "spec: 3\n", "document 2"},
+		{"Secret of another API", "apiVersion: v2\nkind: Secret\nmetadata: {name: s}\n", "want v1"},
+		{"Secret without name", "apiVersion: v1\nkind: Secret\nstringData: {secretKey: " + secret + "}\n", "Secret has no metadata.name"},
+		{"Secret data not base64", sec + "data: {secretKey: " + secret + "!}\n", "base64"},
+		{"Secret value of the wrong type", sec + "stringData: {secretKey: [" + secret + "]}\n", "stringData"},
+		{"Secret key twice", sec + "stringData: {secretKey: " + secret + ", secretKey: " + secret + "}\n", "already set"},
+		{"Secret key not a file name", sec + "stringData: {../key: " + secret + "}\n", "../key"},
+		{"Secret twice", sec + "---\n" + sec, "Secret default/s is defined twice"},
+		{"ConfigMap key not a file name", cm + "data: {a/b: x}\n", "a/b"},
+		{"ConfigMap unknown field", cm + "dta: {a: x}\n", "dta"},
+		{"ConfigMap twice", cm + "---\n" + cm, "ConfigMap default/c is defined twice"},
 	} {
-		_, err := ParseCrons([]byte(tc.doc), "m.yaml")
+		_, err := Parse([]byte(tc.doc), "m.yaml")
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "m.yaml") {
 			t.Errorf("%s: err = %v, want one naming m.yaml and %q", tc.name, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), secret) {
+			t.Errorf("%s: err = %v quotes the Secret's value", tc.name, err)
 		}
 	}
 }
@@ -63,20 +96,35 @@ func TestLoadCronsDuplicateDataSource(t *testing.T) {
 }
 
 func FuzzParseCrons(f *testing.F) {
-	seed, err := os.ReadFile("testdata/crons.yaml")
-	if err != nil {
-		f.Fatal(err)
+	for _, seed := range []string{"testdata/crons.yaml", "testdata/secrets.yaml"} {
+		b, err := os.ReadFile(seed)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
 	}
-	f.Add(seed)
 	f.Add([]byte("apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataImportCron\nmetadata: {name: x}\n"))
+	f.Add([]byte("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {secretKey: x}\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		crons, err := ParseCrons(b, "fuzz")
+		m, err := Parse(b, "fuzz")
 		if err != nil {
 			return
 		}
-		for _, c := range crons {
+		for _, c := range m.Crons {
 			if c.Name == "" || c.Namespace == "" {
 				t.Fatalf("cron without name or namespace accepted: %+v", c.ObjectMeta)
+			}
+		}
+		for k, s := range m.Secrets {
+			if k != s.Namespace+"/"+s.Name || s.Name == "" || s.Namespace == "" || s.StringData != nil {
+				t.Fatalf("Secret %s accepted as %s/%s with stringData %v", k, s.Namespace, s.Name, s.StringData != nil)
+			}
+		}
+		for k, c := range m.ConfigMaps {
+			for key := range c.Data {
+				if key == "" || key == "." || key == ".." || strings.ContainsRune(key, '/') {
+					t.Fatalf("ConfigMap %s accepted with key %q, not a file name", k, key)
+				}
 			}
 		}
 	})
