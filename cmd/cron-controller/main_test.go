@@ -91,3 +91,42 @@ func TestExamplesLoad(t *testing.T) {
 		t.Fatalf("examples/cluster: %d crons, %v", len(crons), err)
 	}
 }
+
+// TestLocalOnceAuthenticated runs one round against a registry that wants a token for every request: the cron
+// names a Secret in the manifest directory; a second cron naming a Secret that is not there fails alone.
+func TestLocalOnceAuthenticated(t *testing.T) {
+	reg := registrytest.New(t, registrytest.WithAuth(registrytest.Bearer))
+	disk := make([]byte, 128<<10)
+	if _, err := rand.Read(disk); err != nil {
+		t.Fatal(err)
+	}
+	reg.PushDisk(t, "private/cirros:latest", disk)
+	cronDoc := func(name, secret string) string {
+		return "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataImportCron\nmetadata: {name: " + name + "}\n" +
+			"spec: {schedule: \"@hourly\", managedDataSource: " + name + ", template: {spec: {source: {registry: " +
+			"{url: \"docker://" + reg.Ref("private/cirros:latest") + "\", secretRef: " + secret + "}}}}}\n---\n"
+	}
+	manifests := cronDoc("cirros", "registry-auth") + cronDoc("orphan", "missing-auth") +
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: registry-auth}\nstringData: {accessKeyId: " + reg.Username +
+		", secretKey: " + reg.Password + "}\n"
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "crons.yaml"), []byte(manifests), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	store := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"--local", dir, "--store", store, "--once", "--ca-dir", t.TempDir()}, &stdout, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "default/orphan") || !strings.Contains(stderr.String(), "no Secret default/missing-auth") {
+		t.Errorf("exit %d, stderr %q; want 1 and an error naming the orphan cron and its missing Secret", code, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "default/cirros") {
+		t.Errorf("stderr %q names the cron that has its Secret", stderr.String())
+	}
+	got, err := os.ReadFile(filepath.Join(store, "default", "cirros", "current"))
+	if err != nil || !bytes.Equal(got, disk) {
+		t.Fatalf("current holds %d bytes (%v), want the pushed disk", len(got), err)
+	}
+	if strings.Contains(stdout.String()+stderr.String(), reg.Password) {
+		t.Error("the registry password shows in the output")
+	}
+}
