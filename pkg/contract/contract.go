@@ -3,6 +3,7 @@ package contract
 import (
 	"encoding/json"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Environment variables the controller sets on importer pods (CDI's names where CDI has one).
@@ -83,6 +84,9 @@ func (t Termination) Marshal() ([]byte, error) {
 		case len(t.Message) > 64:
 			over := len(b) - MaxTerminationBytes
 			keep := max(len(t.Message)-over-3, 61)
+			for keep > 0 && !utf8.RuneStart(t.Message[keep]) {
+				keep-- // cut between runes: half a rune would be encoded as U+FFFD
+			}
 			t.Message = t.Message[:keep] + "..."
 		default:
 			return nil, fmt.Errorf("termination message longer than %d bytes", MaxTerminationBytes)
