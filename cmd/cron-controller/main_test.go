@@ -86,6 +86,10 @@ func TestExamplesLoad(t *testing.T) {
 			t.Errorf("example %s: %v", c.Name, err)
 		}
 	}
+	m, err := localmode.Load("../../examples/local")
+	if sec := m.Secrets["default/registry-auth"]; err != nil || sec == nil || len(sec.Data["accessKeyId"]) == 0 || len(sec.Data["secretKey"]) == 0 {
+		t.Errorf("examples/local: no Secret default/registry-auth with accessKeyId and secretKey (%v)", err)
+	}
 	crons, err = localmode.LoadCrons("../../examples/cluster")
 	if err != nil || len(crons) == 0 {
 		t.Fatalf("examples/cluster: %d crons, %v", len(crons), err)
