@@ -3,11 +3,13 @@ package source
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 )
 
-// FuzzContentRange checks the Content-Range parser never panics and never invents a size.
+// FuzzContentRange checks the Content-Range parsers never panic, never invent a size, and return a
+// start only when "bytes " is followed by that non-negative number and "-".
 func FuzzContentRange(f *testing.F) {
 	for _, s := range []string{"bytes 0-0/1234", "bytes 0-0/*", "", "bytes 1-2/-5", "/"} {
 		f.Add(s)
@@ -15,6 +17,12 @@ func FuzzContentRange(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		if n := totalFromContentRange(s); n < -1 {
 			t.Fatalf("total %d from %q", n, s)
+		}
+		if start, ok := startOfContentRange(s); ok {
+			a, _, dash := strings.Cut(strings.TrimPrefix(s, "bytes "), "-")
+			if n, err := strconv.ParseInt(a, 10, 64); start < 0 || !dash || err != nil || n != start || !strings.HasPrefix(s, "bytes ") {
+				t.Fatalf("start %d from %q", start, s)
+			}
 		}
 	})
 }

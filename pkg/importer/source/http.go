@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,10 +24,19 @@ func (e *StatusError) Error() string {
 	case http.StatusUnauthorized, http.StatusForbidden:
 		return fmt.Sprintf("%s: access denied (HTTP %d), check the credentials", e.URL, e.Code)
 	case http.StatusPreconditionFailed:
-		return fmt.Sprintf("%s: changed on the server during the import (HTTP 412)", e.URL)
+		return fmt.Sprintf("%s: %v (HTTP 412: the ETag no longer matches)", e.URL, ErrSourceChanged)
 	}
 	return fmt.Sprintf("%s: HTTP %d %s", e.URL, e.Code, http.StatusText(e.Code))
 }
+
+// Is makes a 412 (the If-Match validator no longer matches) an ErrSourceChanged.
+func (e *StatusError) Is(target error) bool {
+	return target == ErrSourceChanged && e.Code == http.StatusPreconditionFailed
+}
+
+// ErrSourceChanged is a source whose content changed between two requests of one import. A rerun
+// of the whole import may succeed; retrying the request may not, so it is retryable but not retried.
+var ErrSourceChanged = errors.New("source changed during download")
 
 // Fatal reports whether a rerun cannot help: client errors other than timeouts and rate limits.
 func (e *StatusError) Fatal() bool {
@@ -40,7 +50,8 @@ type httpSource struct {
 	display string // url without credentials or query
 	client  *http.Client
 	o       *options
-	etag    string // validator pinning the content across requests, empty when the server sends none
+	etag    string // strong ETag pinning the content across requests, empty when the server sends none
+	lastMod string // Last-Modified of the first response, the If-Range validator when there is no ETag
 	size    int64
 	ranges  bool
 }
@@ -105,11 +116,71 @@ func (s *httpSource) probe(ctx context.Context) error {
 		default:
 			return &StatusError{URL: s.display, Code: resp.StatusCode}
 		}
-		if et := resp.Header.Get("ETag"); et != "" && !strings.HasPrefix(et, "W/") {
-			s.etag = et
-		}
+		s.learnValidator(resp)
 		return nil
 	})
+}
+
+// learnValidator keeps the strong ETag or, without one, the Last-Modified of the first response.
+func (s *httpSource) learnValidator(resp *http.Response) {
+	if s.etag != "" || s.lastMod != "" {
+		return
+	}
+	if et := resp.Header.Get("ETag"); et != "" && !strings.HasPrefix(et, "W/") {
+		s.etag = et
+		return
+	}
+	s.lastMod = resp.Header.Get("Last-Modified")
+}
+
+// setRange asks for bytes [off, end] (end < 0: to the end) of the content the validator pins:
+// If-Range makes a server whose object changed answer 200 with the new object instead of splicing.
+func (s *httpSource) setRange(req *http.Request, off, end int64) {
+	if end < 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", off))
+	} else {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, end))
+	}
+	switch {
+	case s.etag != "":
+		req.Header.Set("If-Range", s.etag)
+	case s.lastMod != "":
+		req.Header.Set("If-Range", s.lastMod)
+	}
+}
+
+// checkPartial accepts only a 206 whose Content-Range starts at off; a 200 means the object
+// changed (If-Range failed) or the server ignored the range, and either would splice other bytes.
+func (s *httpSource) checkPartial(resp *http.Response, off int64) error {
+	switch resp.StatusCode {
+	case http.StatusPartialContent:
+	case http.StatusOK:
+		return fmt.Errorf("%s: %w (asked for bytes from %d, got the whole object: HTTP 200)", s.display, ErrSourceChanged, off)
+	default:
+		return &StatusError{URL: s.display, Code: resp.StatusCode}
+	}
+	cr := resp.Header.Get("Content-Range")
+	if start, ok := startOfContentRange(cr); !ok || start != off {
+		return fmt.Errorf("%s: %w (asked for bytes from %d, got Content-Range %q)", s.display, ErrSourceChanged, off, cr)
+	}
+	if total := totalFromContentRange(cr); s.size >= 0 && total >= 0 && total != s.size {
+		return fmt.Errorf("%s: %w (size was %d, Content-Range %q)", s.display, ErrSourceChanged, s.size, cr)
+	}
+	return nil
+}
+
+// startOfContentRange returns a of "bytes a-b/total".
+func startOfContentRange(cr string) (int64, bool) {
+	rest, ok := strings.CutPrefix(cr, "bytes ")
+	if !ok {
+		return 0, false
+	}
+	a, _, ok := strings.Cut(rest, "-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(a, 10, 64)
+	return n, err == nil && n >= 0
 }
 
 // totalFromContentRange returns the total of "bytes a-b/total", -1 when absent.
@@ -130,7 +201,8 @@ func (s *httpSource) retry(ctx context.Context, what string, fn func() error) er
 	wait := s.o.backoff
 	var err error
 	for attempt := 0; ; attempt++ {
-		if err = fn(); err == nil || IsFatal(err) || attempt >= s.o.retries {
+		err = fn()
+		if err == nil || IsFatal(err) || errors.Is(err, ErrSourceChanged) || attempt >= s.o.retries {
 			return err
 		}
 		select {
@@ -150,14 +222,14 @@ func (s *httpSource) fetchRange(ctx context.Context, off, n int64) ([]byte, erro
 		if err != nil {
 			return err
 		}
-		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
+		s.setRange(req, off, off+n-1)
 		resp, err := s.client.Do(req)
 		if err != nil {
 			return fmt.Errorf("read %s at %d: %w", s.display, off, err)
 		}
 		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusPartialContent {
-			return &StatusError{URL: s.display, Code: resp.StatusCode}
+		if err := s.checkPartial(resp, off); err != nil {
+			return err
 		}
 		buf = make([]byte, n)
 		if _, err := io.ReadFull(resp.Body, buf); err != nil {
@@ -192,23 +264,37 @@ func (r *resumeReader) connect() error {
 			return err
 		}
 		if r.off > 0 {
-			req.Header.Set("Range", fmt.Sprintf("bytes=%d-", r.off))
+			r.s.setRange(req, r.off, -1)
 		}
 		resp, err := r.s.client.Do(req)
 		if err != nil {
 			return fmt.Errorf("download %s: %w", r.s.display, err)
 		}
-		want := http.StatusOK
-		if r.off > 0 {
-			want = http.StatusPartialContent
-		}
-		if resp.StatusCode != want {
+		if err := r.check(resp); err != nil {
 			resp.Body.Close()
-			return &StatusError{URL: r.s.display, Code: resp.StatusCode}
+			return err
 		}
 		r.body = resp.Body
 		return nil
 	})
+}
+
+// check accepts the first response (200) or a resumed one that continues the same content at r.off.
+func (r *resumeReader) check(resp *http.Response) error {
+	if r.off > 0 {
+		return r.s.checkPartial(resp, r.off)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return &StatusError{URL: r.s.display, Code: resp.StatusCode}
+	}
+	if lm := resp.Header.Get("Last-Modified"); r.s.etag == "" && r.s.lastMod != "" && lm != "" && lm != r.s.lastMod {
+		return fmt.Errorf("%s: %w (Last-Modified %s, was %s)", r.s.display, ErrSourceChanged, lm, r.s.lastMod)
+	}
+	if r.s.size >= 0 && resp.ContentLength >= 0 && resp.ContentLength != r.s.size {
+		return fmt.Errorf("%s: %w (%d bytes, were %d)", r.s.display, ErrSourceChanged, resp.ContentLength, r.s.size)
+	}
+	r.s.learnValidator(resp)
+	return nil
 }
 
 // Read reads from the body; on a transient failure it reconnects where it stopped if the server supports ranges.

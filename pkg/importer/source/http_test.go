@@ -77,6 +77,9 @@ func (f *faultServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // cutAfterHalf answers like ServeContent but closes the connection halfway through the body.
 func cutAfterHalf(w http.ResponseWriter, r *http.Request, data []byte) {
 	rec := httptest.NewRecorder()
+	for k, v := range w.Header() { // validators such as the ETag, which ServeContent checks
+		rec.Header()[k] = v
+	}
 	http.ServeContent(rec, r, "disk.img", time.Time{}, bytes.NewReader(data))
 	for k, v := range rec.Header() {
 		w.Header()[k] = v
