@@ -2,7 +2,7 @@
 # Benchmarks (make bench): pkg/convert against `qemu-img convert -O raw` on a 4 GiB-virtual /
 # 1 GiB-data image in each format, printing speedups and peak RSS measured in the same run.
 # BENCH_SIZE, BENCH_DATA and BENCH_DIR override the defaults. Then runs the importer benchmark
-# (hack/bench-importer.sh) when it exists.
+# (hack/bench-importer.sh) when it exists, and the digest polling benchmark (hack/bench-tick.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v qemu-img >/dev/null || hack/install-deps.sh
@@ -15,3 +15,5 @@ args=(-size "${BENCH_SIZE:-4G}" -data "${BENCH_DATA:-1G}")
 if [ -x hack/bench-importer.sh ]; then
 	hack/bench-importer.sh
 fi
+# Digest polling: registry requests per tick, shared Poller vs no sharing (hack/bench-tick.sh).
+hack/bench-tick.sh
