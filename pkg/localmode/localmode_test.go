@@ -67,10 +67,10 @@ func TestParseErrors(t *testing.T) {
 		{"Secret value of the wrong type", sec + "stringData: {secretKey: [" + secret + "]}\n", "stringData"},
 		{"Secret key twice", sec + "stringData: {secretKey: " + secret + ", secretKey: " + secret + "}\n", "already set"},
 		{"Secret key not a file name", sec + "stringData: {../key: " + secret + "}\n", "../key"},
-		{"Secret twice", sec + "---\n" + sec, "Secret default/s is defined twice"},
+		{"Secret twice", sec + "---\n" + sec, "two Secrets named default/s"},
 		{"ConfigMap key not a file name", cm + "data: {a/b: x}\n", "a/b"},
 		{"ConfigMap unknown field", cm + "dta: {a: x}\n", "dta"},
-		{"ConfigMap twice", cm + "---\n" + cm, "ConfigMap default/c is defined twice"},
+		{"ConfigMap twice", cm + "---\n" + cm, "two ConfigMaps named default/c"},
 	} {
 		_, err := Parse([]byte(tc.doc), "m.yaml")
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "m.yaml") {

@@ -89,13 +89,13 @@ func (m *Manifests) merge(o *Manifests) error {
 	m.Crons = append(m.Crons, o.Crons...)
 	for k, s := range o.Secrets {
 		if _, dup := m.Secrets[k]; dup {
-			return fmt.Errorf("Secret %s is defined twice", k)
+			return fmt.Errorf("two Secrets named %s", k)
 		}
 		m.Secrets[k] = s
 	}
 	for k, c := range o.ConfigMaps {
 		if _, dup := m.ConfigMaps[k]; dup {
-			return fmt.Errorf("ConfigMap %s is defined twice", k)
+			return fmt.Errorf("two ConfigMaps named %s", k)
 		}
 		m.ConfigMaps[k] = c
 	}
@@ -197,7 +197,7 @@ func decodeCron(apiVersion string, raw []byte) (*cdiv1.DataImportCron, error) {
 // positions only, never values.
 func decodeSecret(apiVersion string, raw []byte) (*corev1.Secret, error) {
 	if apiVersion != "v1" {
-		return nil, fmt.Errorf("Secret has apiVersion %q, want v1", apiVersion)
+		return nil, fmt.Errorf("a Secret has apiVersion %q, want v1", apiVersion)
 	}
 	s := &corev1.Secret{}
 	if err := yaml.UnmarshalStrict(raw, s); err != nil {
@@ -218,7 +218,7 @@ func decodeSecret(apiVersion string, raw []byte) (*corev1.Secret, error) {
 
 func decodeConfigMap(apiVersion string, raw []byte) (*corev1.ConfigMap, error) {
 	if apiVersion != "v1" {
-		return nil, fmt.Errorf("ConfigMap has apiVersion %q, want v1", apiVersion)
+		return nil, fmt.Errorf("a ConfigMap has apiVersion %q, want v1", apiVersion)
 	}
 	c := &corev1.ConfigMap{}
 	if err := yaml.UnmarshalStrict(raw, c); err != nil {
