@@ -1,6 +1,7 @@
 // Command cron-controller reconciles CDI's DataImportCron, DataVolume and DataSource kinds
-// (cdi.kubevirt.io/v1beta1) in a cluster, or with --local DIR runs the DataImportCron manifests in DIR
-// against a directory store without a cluster.
+// (cdi.kubevirt.io/v1beta1) in a cluster, or with --local DIR runs the DataImportCron manifests in DIR (with the
+// Secrets and ConfigMaps there that they name as secretRef and certConfigMap) against a directory store without
+// a cluster.
 //
 // Usage:
 //
