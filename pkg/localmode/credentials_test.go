@@ -71,6 +71,15 @@ func TestRunnerCredentials(t *testing.T) {
 	}
 }
 
+func TestAuthStringRedacts(t *testing.T) {
+	a := Auth{User: "robot", Password: "pw-Sup3rSecret", CertDir: "/tmp/ca"}
+	for _, f := range []string{"%v", "%+v", "%#v", "%s"} {
+		if got := fmt.Sprintf(f, a); strings.Contains(got, a.Password) || !strings.Contains(got, "robot") {
+			t.Errorf("Sprintf(%q) = %q, want the user without the password", f, got)
+		}
+	}
+}
+
 // checkPrivate checks the private cron's outcome: its import on success, else an error naming it and want,
 // and no image, partial or not, in its store directory.
 func checkPrivate(t *testing.T, dir string, disk []byte, err error, want string) {

@@ -76,8 +76,8 @@ func TestParseErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "m.yaml") {
 			t.Errorf("%s: err = %v, want one naming m.yaml and %q", tc.name, err, tc.want)
 		}
-		if err != nil && strings.Contains(err.Error(), secret) {
-			t.Errorf("%s: err = %v quotes the Secret's value", tc.name, err)
+		if err != nil && (strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "\n")) {
+			t.Errorf("%s: err = %q quotes the Secret's value or spans lines", tc.name, err)
 		}
 	}
 }

@@ -141,10 +141,13 @@ func Parse(b []byte, name string) (*Manifests, error) {
 			return nil, fmt.Errorf("%s: document %d: %w", name, doc, err)
 		}
 		if err := parseDoc(raw, m); err != nil {
-			return nil, fmt.Errorf("%s: document %d: %w", name, doc, err)
+			return nil, fmt.Errorf("%s: document %d: %s", name, doc, oneLine(err))
 		}
 	}
 }
+
+// oneLine joins the lines of a multi-line decoder error ("yaml: unmarshal errors:\n  line 4: ...").
+func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
 
 // parseDoc decodes one document into m; empty documents and other kinds are skipped.
 func parseDoc(raw []byte, m *Manifests) error {
