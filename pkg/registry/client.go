@@ -22,12 +22,11 @@ import (
 // Client resolves, pulls and pushes images. It is safe for concurrent use and meant to live as long
 // as the process: it caches one authenticated puller and pusher per (registry, credentials).
 type Client struct {
-	cfg      config
-	keychain authn.Keychain
-	secrets  *secrets
-	limits   *hostLimits
-	secure   http.RoundTripper
-	insecure http.RoundTripper
+	cfg       config
+	keychain  authn.Keychain
+	secrets   *secrets
+	limits    *hostLimits
+	transport http.RoundTripper // a schemeGuard over retrying transports
 
 	mu      sync.Mutex
 	pullers map[string]*remote.Puller
@@ -56,7 +55,7 @@ func New(opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configure registry client: %w", err)
 	}
-	c.secure, c.insecure = c.retrying(secure), c.retrying(insecure)
+	c.transport = &schemeGuard{secure: c.retrying(secure), insecure: c.retrying(insecure), listed: cfg.insecure}
 	return c, nil
 }
 
@@ -106,12 +105,8 @@ func (c *Client) access(r name.Reference) (access, error) {
 }
 
 func (c *Client) remoteOptions(r name.Reference, a access) []remote.Option {
-	tr := c.secure
-	if c.cfg.insecure[r.Context().RegistryStr()] {
-		tr = c.insecure
-	}
 	never := func(error) bool { return false } // retries happen in our transport, which honours Retry-After
-	return []remote.Option{remote.WithAuth(a.auth), remote.WithTransport(tr), remote.WithUserAgent(c.cfg.userAgent),
+	return []remote.Option{remote.WithAuth(a.auth), remote.WithTransport(c.transport), remote.WithUserAgent(c.cfg.userAgent),
 		remote.WithPlatform(c.cfg.platform), remote.WithRetryPredicate(never), remote.WithRetryStatusCodes()}
 }
 

@@ -62,6 +62,9 @@ func kindOf(err error) (status int, kind error) {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return 0, nil
 	}
+	if ph := (*plainHTTPError)(nil); errors.As(err, &ph) {
+		return 0, nil // configuration, not the network: retrying will not help
+	}
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) {

@@ -91,7 +91,8 @@ func WithCADir(dir string) Option {
 
 // WithInsecureRegistries allows plain HTTP and skips TLS verification for the given registry hosts
 // ("host" or "host:port"). Hazard: anyone on the path can read credentials and swap images.
-// Default: none (loopback registries may use plain HTTP, as Docker allows).
+// Other hosts get verified TLS only, even private addresses that go-containerregistry would reach
+// over plain HTTP. Default: none (loopback registries may use plain HTTP, as Docker allows).
 func WithInsecureRegistries(hosts ...string) Option {
 	return func(c *config) error {
 		for _, h := range hosts {

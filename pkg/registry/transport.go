@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -55,6 +56,45 @@ func baseTransport(caDir string, insecure bool) (*http.Transport, error) {
 	}
 	t.TLSClientConfig.RootCAs = pool
 	return t, nil
+}
+
+// schemeGuard sends requests for the hosts the caller listed insecure through a transport that skips
+// TLS verification and may speak plain HTTP. Every other host gets verified TLS, and plain HTTP only
+// when it is loopback (127.0.0.0/8, ::1, localhost), as Docker allows. go-containerregistry on its own
+// falls back to plain HTTP for private (RFC 1918) addresses, which would send credentials in clear.
+// Redirects are checked too: they pass through here with the redirect target's host.
+type schemeGuard struct {
+	secure, insecure http.RoundTripper
+	listed           map[string]bool // "host" or "host:port", as in the image reference
+}
+
+func (g *schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if g.listed[req.URL.Host] {
+		return g.insecure.RoundTrip(req)
+	}
+	if req.URL.Scheme == "http" && !isLoopback(req.URL.Hostname()) {
+		if req.Body != nil {
+			req.Body.Close() // a RoundTripper closes the body even when it fails
+		}
+		return nil, &plainHTTPError{host: req.URL.Host}
+	}
+	return g.secure.RoundTrip(req)
+}
+
+// isLoopback reports whether host (without port) is localhost or a loopback IP address.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// plainHTTPError is a refused plain-HTTP request to a host not listed insecure; no retry fixes it.
+type plainHTTPError struct{ host string }
+
+func (e *plainHTTPError) Error() string {
+	return fmt.Sprintf("registry %s answered only over plain HTTP; list it as insecure to allow that", e.host)
 }
 
 // retrying is an http.RoundTripper that waits for the per-host rate limit before each request and
