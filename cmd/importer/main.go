@@ -57,6 +57,7 @@ type flags struct {
 	metricsAddr    string
 	diskID         string
 	progress       string
+	overhead       string
 }
 
 func main() {
@@ -146,6 +147,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 		contract.EnvPlatformOS+", "+contract.EnvPlatformArch+"; default linux/"+runtime.GOARCH+")")
 	fs.BoolVar(&c.S3, "s3", getenv(contract.EnvSource) == "s3", "treat an http(s):// source as an S3 endpoint (env "+contract.EnvSource+"=s3)")
 	fs.BoolVar(&c.Preallocate, "preallocate", getenv(contract.EnvPreallocation) == "true", "allocate every block of the destination (env "+contract.EnvPreallocation+")")
+	fs.StringVar(&f.overhead, "filesystem-overhead", envOr(getenv, contract.EnvFilesystemOverhead, contract.DefaultFilesystemOverhead),
+		"share of a filesystem destination's free space kept for the filesystem; the disk gets min(size, free*(1-overhead)) (env "+
+			contract.EnvFilesystemOverhead+")")
 	fs.Func("header", "extra HTTP header \"Name: value\", repeatable (env "+contract.EnvExtraHeaderPrefix+"N)", func(v string) error {
 		c.Headers = append(c.Headers, v)
 		return nil
@@ -184,6 +188,11 @@ func (f *flags) finish(getenv func(string) string) error {
 		}
 		f.cfg.Size = q.Value()
 	}
+	o, err := strconv.ParseFloat(f.overhead, 64)
+	if err != nil || !(o >= 0 && o < 1) {
+		return fmt.Errorf("--filesystem-overhead %q: want a decimal in [0, 1) such as %s", f.overhead, contract.DefaultFilesystemOverhead)
+	}
+	f.cfg.FilesystemOverhead = o
 	if f.cfg.Source == "" || f.cfg.Dest == "" {
 		return errors.New("--source and --dest are required (see --help)")
 	}

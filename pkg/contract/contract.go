@@ -24,9 +24,16 @@ const (
 	EnvPullMethod    = "IMPORTER_PULL_METHOD"   // pod or node (only pod is supported)
 	EnvPlatformOS    = "IMPORTER_PLATFORM_OS"   // image index platform selection, default linux
 	EnvPlatformArch  = "IMPORTER_PLATFORM_ARCH" // image index platform selection, default the pod's architecture
+	// EnvFilesystemOverhead is the share of a filesystem target's free space kept for the filesystem, a decimal
+	// in [0, 1) such as "0.055" (CDI's FILESYSTEM_OVERHEAD); the image may use the rest. Unset: DefaultFilesystemOverhead.
+	EnvFilesystemOverhead = "IMPORTER_FILESYSTEM_OVERHEAD"
 
 	EnvExtraHeaderPrefix = "IMPORTER_EXTRA_HEADER_" // _0, _1, ...: extra "Name: value" HTTP headers (CDI's names)
 )
+
+// DefaultFilesystemOverhead is CDI's default filesystem overhead (5.5%), used when neither the
+// DataVolume nor the cluster configuration gives one.
+const DefaultFilesystemOverhead = "0.055"
 
 // Well-known paths inside the importer pod.
 const (

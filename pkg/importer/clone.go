@@ -32,10 +32,7 @@ func cloneInto(ctx context.Context, c *Config, t *target, progress progressFunc)
 	if err := copyFrames(ctx, t, s.Reader, progress); err != nil {
 		return contract.Termination{}, err
 	}
-	final := size
-	if !t.block {
-		final = max(size, c.Size)
-	}
+	final := t.diskSize(size, c.Size)
 	if err := t.finish(final, c.Preallocate); err != nil {
 		return contract.Termination{}, err
 	}

@@ -18,22 +18,26 @@ const (
 
 // Config is one import. Source and Dest are required; the zero value of every other field is a sensible default.
 type Config struct {
-	Source      string                  // docker://, oci-archive:, http(s)://, s3://, file:// or blank: URL
-	Dest        string                  // destination file (created) or block device
-	Size        int64                   // requested size in bytes; the image is grown to it and must fit in it. 0: the virtual size
-	Format      string                  // destination format, FormatRaw (default) or FormatQcow2
-	ScratchDir  string                  // where stream sources of random-access formats are spilled; empty: such imports fail
-	Checksum    string                  // "sha256:<hex>" of the source bytes; empty: not verified
-	User        string                  // basic-auth user, S3 access key or registry user
-	Password    string                  // basic-auth password, S3 secret key or registry password
-	CertDir     string                  // directory of extra CA certificates (PEM)
-	InsecureTLS bool                    // skip TLS verification of the source
-	Platform    string                  // "os/arch[/variant]" picking a containerDisk from an image index; empty: linux/this arch
-	Headers     []string                // extra "Name: value" HTTP headers for http(s) sources
-	S3          bool                    // treat an http(s) URL as an S3 endpoint (IMPORTER_SOURCE=s3)
-	Preallocate bool                    // allocate every block of the destination
-	Progress    func(done, total int64) // called with bytes of virtual size done; total is -1 while unknown
-	SourceOpts  []source.Option         // extra options for the source layer (tests: retries, transport)
+	Source      string   // docker://, oci-archive:, http(s)://, s3://, file:// or blank: URL
+	Dest        string   // destination file (created) or block device
+	Size        int64    // requested size in bytes; the image is grown to it and must fit in it. 0: the virtual size
+	Format      string   // destination format, FormatRaw (default) or FormatQcow2
+	ScratchDir  string   // where stream sources of random-access formats are spilled; empty: such imports fail
+	Checksum    string   // "sha256:<hex>" of the source bytes; empty: not verified
+	User        string   // basic-auth user, S3 access key or registry user
+	Password    string   // basic-auth password, S3 secret key or registry password
+	CertDir     string   // directory of extra CA certificates (PEM)
+	InsecureTLS bool     // skip TLS verification of the source
+	Platform    string   // "os/arch[/variant]" picking a containerDisk from an image index; empty: linux/this arch
+	Headers     []string // extra "Name: value" HTTP headers for http(s) sources
+	S3          bool     // treat an http(s) URL as an S3 endpoint (IMPORTER_SOURCE=s3)
+	Preallocate bool     // allocate every block of the destination
+	// FilesystemOverhead is the share of a filesystem target's free space kept for the filesystem, in [0, 1)
+	// (CDI's FILESYSTEM_OVERHEAD; the importer command defaults to 0.055): the disk may use
+	// min(Size, free*(1-overhead)). 0: the image may fill all free space. Block devices ignore it.
+	FilesystemOverhead float64
+	Progress           func(done, total int64) // called with bytes of virtual size done; total is -1 while unknown
+	SourceOpts         []source.Option         // extra options for the source layer (tests: retries, transport)
 }
 
 // validate checks the configuration without touching the network or disk.
@@ -47,6 +51,8 @@ func (c *Config) validate() error {
 		return Usagef("size %d is negative", c.Size)
 	case c.Format != "" && c.Format != FormatRaw && c.Format != FormatQcow2:
 		return Usagef("format %q is not raw or qcow2", c.Format)
+	case !(c.FilesystemOverhead >= 0 && c.FilesystemOverhead < 1):
+		return Usagef("filesystem overhead %v is not a fraction in [0, 1)", c.FilesystemOverhead)
 	case strings.HasPrefix(c.Source, "blank:") && c.Size == 0:
 		return Usagef("a blank: disk needs --size")
 	}

@@ -47,7 +47,7 @@ func copyStream(ctx context.Context, t *target, r io.Reader, limit int64, progre
 		n, err := fill(r, buf)
 		if n > 0 {
 			if off+int64(n) > limit {
-				return off, fatalf("image needs at least %s but %s has only %s", human(off+int64(n)), t.dest, human(limit))
+				return off, fatalf("image needs at least %s but %s has only %s", human(off+int64(n)), t.dest, t.describeLimit(limit))
 			}
 			if werr := t.writeChunk(buf[:n], off); werr != nil {
 				return off, werr

@@ -11,6 +11,10 @@
 // when complete; a rerun removes leftovers and starts over. A block device is written in place and
 // only the termination message (written last) and exit code say it is complete.
 //
+// A file image may fill the usable space of its filesystem, free*(1-FilesystemOverhead) in whole sectors
+// (CDI's rule, overhead 0.055 by default in the pod): the virtual size must fit it, and the finished file
+// is grown to min(requested size, usable space), never below the virtual size.
+//
 // A clone+https:// source is the stream of a host-assisted clone (pkg/clone): the server must present the
 // certificate in the certificate directory, the token is the password; holes arrive as holes and stay holes.
 package importer

@@ -39,7 +39,7 @@ func run(ctx context.Context, c *Config) (contract.Termination, error) {
 	if progress == nil {
 		progress = func(int64, int64) {}
 	}
-	t, err := openTarget(c.Dest, c.Size)
+	t, err := openTarget(c.Dest, c.Size, c.FilesystemOverhead)
 	if err != nil {
 		return contract.Termination{}, err
 	}
@@ -59,10 +59,7 @@ func run(ctx context.Context, c *Config) (contract.Termination, error) {
 	if err != nil {
 		return contract.Termination{}, fmt.Errorf("import %s: %w", im.Name, err)
 	}
-	size := res.virtual
-	if !t.block {
-		size = max(size, c.Size)
-	}
+	size := t.diskSize(res.virtual, c.Size)
 	if err := t.finish(size, c.Preallocate); err != nil {
 		return contract.Termination{}, err
 	}
@@ -74,19 +71,23 @@ func run(ctx context.Context, c *Config) (contract.Termination, error) {
 		Digest: digest, Labels: im.Labels}, nil
 }
 
-// blank makes an empty disk of the requested size.
+// blank makes an empty disk of the requested size, or of the usable space of a smaller filesystem (as CDI does).
 func blank(t *target, c *Config, progress progressFunc) (contract.Termination, error) {
-	if err := t.checkFits(c.Size, c.Size); err != nil {
+	size := c.Size
+	if !t.block {
+		size = t.diskSize(0, c.Size)
+	}
+	if size == 0 {
+		return contract.Termination{}, fatalf("blank disk needs at least 512 B but %s has only %s", t.dest, t.describeCapacity())
+	}
+	if err := t.zero(0, size); err != nil {
 		return contract.Termination{}, err
 	}
-	if err := t.zero(0, c.Size); err != nil {
+	if err := t.finish(size, c.Preallocate); err != nil {
 		return contract.Termination{}, err
 	}
-	if err := t.finish(c.Size, c.Preallocate); err != nil {
-		return contract.Termination{}, err
-	}
-	progress(c.Size, c.Size)
-	return contract.Termination{Result: contract.ResultSuccess, VirtualSize: c.Size, Format: string(convert.FormatRaw)}, nil
+	progress(size, size)
+	return contract.Termination{Result: contract.ResultSuccess, VirtualSize: size, Format: string(convert.FormatRaw)}, nil
 }
 
 // oneLine flattens an error message for the termination message.

@@ -19,13 +19,15 @@ type target struct {
 	dest     string   // final path
 	f        *os.File // open for writing: dest+partSuffix for files, dest for block devices
 	block    bool
-	capacity int64  // bytes the image may occupy
+	capacity int64 // bytes the image may occupy
+	free     int64 // files: free bytes of the filesystem before the import, for messages
+	overhead float64
 	zeros    []byte // a chunk of zeros for devices that cannot discard
 }
 
-// openTarget prepares dest. Files: a stale destination and partial file are removed and the space left
-// on the filesystem (or size, when smaller) is the capacity. Block devices: the device size is.
-func openTarget(dest string, size int64) (*target, error) {
+// openTarget prepares dest. Files: a stale destination and partial file are removed and the usable part
+// of the space left on the filesystem (see usableSpace) is the capacity. Block devices: the device size is.
+func openTarget(dest string, size int64, overhead float64) (*target, error) {
 	st, err := os.Stat(dest)
 	if err == nil && st.Mode()&fs.ModeDevice != 0 {
 		return openBlock(dest, size)
@@ -45,12 +47,27 @@ func openTarget(dest string, size int64) (*target, error) {
 	if err := unix.Statfs(filepath.Dir(dest), &sfs); err != nil {
 		return nil, fmt.Errorf("inspect filesystem of %s: %w", dest, err)
 	}
-	capacity := int64(sfs.Bavail) * sfs.Bsize
+	free := int64(sfs.Bavail) * sfs.Bsize
 	f, err := os.OpenFile(dest+partSuffix, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o660)
 	if err != nil {
 		return nil, fmt.Errorf("create destination: %w", err)
 	}
-	return &target{dest: dest, f: f, capacity: capacity}, nil
+	return &target{dest: dest, f: f, capacity: usableSpace(free, overhead), free: free, overhead: overhead}, nil
+}
+
+// usableSpace is what an image may fill of free bytes on a filesystem that keeps overhead (a fraction)
+// for its own metadata, rounded down to whole 512-byte sectors, as CDI computes it.
+func usableSpace(free int64, overhead float64) int64 {
+	return int64((1-overhead)*float64(free)) &^ 511
+}
+
+// diskSize is the size a finished file image is grown to: the requested size when the usable space
+// allows, else the usable space, and never less than the image. Block devices keep their size.
+func (t *target) diskSize(virtual, requested int64) int64 {
+	if t.block {
+		return virtual
+	}
+	return max(virtual, min(requested, t.capacity))
 }
 
 // openBlock opens a block device; its size bounds the image and a requested size beyond it is an error.
@@ -77,9 +94,25 @@ func (t *target) checkFits(virtual, requested int64) error {
 		return fatalf("image needs at least %s (virtual size %d bytes) but the requested size is %s", human(virtual), virtual, human(requested))
 	}
 	if virtual > t.capacity {
-		return fatalf("image needs at least %s (virtual size %d bytes) but %s has only %s", human(virtual), virtual, t.dest, human(t.capacity))
+		return fatalf("image needs at least %s (virtual size %d bytes) but %s has only %s", human(virtual), virtual, t.dest, t.describeCapacity())
 	}
 	return nil
+}
+
+// describeLimit names a stream's byte limit: the requested size or the target's capacity.
+func (t *target) describeLimit(limit int64) string {
+	if limit < t.capacity {
+		return human(limit) + " (the requested size)"
+	}
+	return t.describeCapacity()
+}
+
+// describeCapacity says how much the image may use and, for files with overhead, why.
+func (t *target) describeCapacity() string {
+	if t.block || t.overhead == 0 {
+		return human(t.capacity)
+	}
+	return fmt.Sprintf("%s usable (%s free less %.1f%% filesystem overhead)", human(t.capacity), human(t.free), 100*t.overhead)
 }
 
 // zero makes [off, off+n) read as zeros: a no-op on a fresh file, a discard (or written zeros) on a device.

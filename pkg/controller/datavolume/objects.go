@@ -1,6 +1,7 @@
 package datavolume
 
 import (
+	"cmp"
 	"errors"
 	"strconv"
 
@@ -70,6 +71,7 @@ func newClaim(dv *cdiv1.DataVolume, spec corev1.PersistentVolumeClaimSpec) *core
 type podConfig struct {
 	image      string
 	pullPolicy corev1.PullPolicy
+	fsOverhead string // IMPORTER_FILESYSTEM_OVERHEAD for filesystem claims; "": contract.DefaultFilesystemOverhead
 }
 
 // newImporterPod builds the restricted importer pod writing into claim.
@@ -78,7 +80,7 @@ func newImporterPod(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, s
 		Name:                     cdiconst.ImporterContainer,
 		Image:                    cfg.image,
 		ImagePullPolicy:          cfg.pullPolicy,
-		Env:                      importerEnv(dv, claim, src),
+		Env:                      importerEnv(dv, claim, src, cfg),
 		TerminationMessagePath:   contract.TerminationLogPath,
 		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 		Ports:                    []corev1.ContainerPort{{Name: "metrics", ContainerPort: contract.ProgressPort}},
@@ -124,7 +126,7 @@ func newImporterPod(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, s
 }
 
 // importerEnv is the IMPORTER_* environment of pkg/contract for dv.
-func importerEnv(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, src importSource) []corev1.EnvVar {
+func importerEnv(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, src importSource, cfg podConfig) []corev1.EnvVar {
 	dest := contract.FilesystemTarget
 	if isBlock(claim) {
 		dest = contract.BlockTarget
@@ -143,6 +145,11 @@ func importerEnv(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, src 
 		{Name: contract.EnvScratchDir, Value: contract.ScratchDir},
 		{Name: contract.EnvDiskID, Value: string(dv.UID)},
 		{Name: contract.EnvPreallocation, Value: strconv.FormatBool(ptr.Deref(dv.Spec.Preallocation, false))},
+	}
+	if !isBlock(claim) {
+		// CDI takes the overhead from its CDIConfig (per storage class); neither the DataVolume nor a
+		// StorageProfile carries one, so the controller's setting (CDI's default unless configured) applies.
+		env = append(env, corev1.EnvVar{Name: contract.EnvFilesystemOverhead, Value: cmp.Or(cfg.fsOverhead, contract.DefaultFilesystemOverhead)})
 	}
 	if src.kind == "registry" {
 		env = append(env, corev1.EnvVar{Name: contract.EnvPullMethod, Value: string(cdiv1.RegistryPullPod)})

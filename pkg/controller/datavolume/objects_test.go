@@ -1,0 +1,49 @@
+package datavolume
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
+
+	"github.com/goldimage/goldimage/pkg/contract"
+)
+
+// importerPodFor builds the importer pod of an http DataVolume on a claim of size and mode.
+func importerPodFor(size string, mode corev1.PersistentVolumeMode, cfg podConfig) *corev1.Pod {
+	dv := &cdiv1.DataVolume{ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "vms", UID: "u-1"}}
+	claim := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "vm"}, Spec: *sourceClaim(size, mode).Spec.DeepCopy()}
+	return newImporterPod(dv, claim, importSource{kind: "http", endpoint: "https://h/d.qcow2"}, cfg)
+}
+
+// envOf returns the value of the importer container's variable name and whether it is set.
+func envOf(pod *corev1.Pod, name string) (string, bool) {
+	for _, e := range pod.Spec.Containers[0].Env {
+		if e.Name == name {
+			return e.Value, true
+		}
+	}
+	return "", false
+}
+
+func TestImporterPodFilesystemOverhead(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mode   corev1.PersistentVolumeMode
+		cfg    podConfig
+		want   string
+		wantOK bool
+	}{
+		{"filesystem, CDI's default", corev1.PersistentVolumeFilesystem, podConfig{}, contract.DefaultFilesystemOverhead, true},
+		{"filesystem, configured", corev1.PersistentVolumeFilesystem, podConfig{fsOverhead: "0.1"}, "0.1", true},
+		{"block has no filesystem", corev1.PersistentVolumeBlock, podConfig{fsOverhead: "0.1"}, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := envOf(importerPodFor("1Gi", tc.mode, tc.cfg), contract.EnvFilesystemOverhead)
+			if got != tc.want || ok != tc.wantOK {
+				t.Errorf("%s = %q (set %v), want %q (set %v)", contract.EnvFilesystemOverhead, got, ok, tc.want, tc.wantOK)
+			}
+		})
+	}
+}
