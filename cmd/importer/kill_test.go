@@ -218,19 +218,30 @@ func TestKillAndRerunRegistry(t *testing.T) {
 	dest, log := filepath.Join(dir, "disk.img"), filepath.Join(dir, "termination")
 	args := []string{"--source", "docker://" + ref, "--dest", dest, "--scratch", scratch, "--termination-log", log}
 	reg.gated.Store(true)
+	var out bytes.Buffer
 	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	<-reg.reached               // the importer is mid-layer
-	for i := 0; i < 1000; i++ { // wait (bounded) until the spill has begun so the kill leaves it behind
-		if left, _ := filepath.Glob(filepath.Join(scratch, "*")); len(left) > 0 {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	// Kill only once the importer is mid-layer and its spill to scratch has begun, however long that
+	// takes; the safety net fails only an importer that is stuck.
+	spilling := func() bool {
+		left, _ := filepath.Glob(filepath.Join(scratch, "*"))
+		return len(left) > 0
 	}
+	waitUntil(t, "the importer to start spilling the layer to scratch", exited, &out, func() bool {
+		select {
+		case <-reg.reached:
+			return spilling()
+		default:
+			return false
+		}
+	})
 	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
+	<-exited
 	for _, p := range []string{dest, log} {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Fatalf("%s exists after the killed run: %v", p, err)
@@ -253,5 +264,24 @@ func TestKillAndRerunRegistry(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(scratch, "*")); len(left) != 0 {
 		t.Errorf("scratch files of the killed run survive the rerun: %v", left)
+	}
+}
+
+// waitUntil polls cond until it holds. It fails the test when the process behind exited ends first
+// (quoting its output), or after a safety net of two minutes that only a stuck process reaches.
+func waitUntil(t *testing.T, what string, exited <-chan error, out *bytes.Buffer, cond func() bool) {
+	t.Helper()
+	safety := time.NewTimer(2 * time.Minute)
+	defer safety.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case err := <-exited:
+			t.Fatalf("process ended (%v) before %s:\n%s", err, what, out)
+		case <-safety.C:
+			t.Fatalf("stuck: still waiting for %s", what)
+		case <-tick.C:
+		}
 	}
 }
