@@ -22,7 +22,7 @@ import (
 const usage = `importer streams a disk image into a file or block device as sparse raw.
 
 Usage:
-  importer --source URL --dest PATH [--size N] [--format raw|qcow2] [--scratch DIR] [--output json]
+  importer --source URL --dest PATH [--size N] [--scratch DIR] [--output json]
   importer serve --file PATH [--listen ADDR] [--cert-dir DIR]   (clone source; see importer serve --help)
 
 Sources:
@@ -137,7 +137,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	fs.StringVar(&c.Source, "source", getenv(contract.EnvEndpoint), "source URL (env "+contract.EnvEndpoint+")")
 	fs.StringVar(&c.Dest, "dest", envOr(getenv, contract.EnvDestination, podDefault(inPod, contract.FilesystemTarget)), "destination file or block device (env "+contract.EnvDestination+")")
 	fs.StringVar(&f.size, "size", getenv(contract.EnvImageSize), "requested disk size, bytes or a quantity like 20Gi (env "+contract.EnvImageSize+")")
-	fs.StringVar(&c.Format, "format", importer.FormatRaw, "destination format: raw (qcow2 not yet supported)")
+	fs.StringVar(&c.Format, "format", importer.FormatRaw, "destination format: raw, the only one (sparse raw file or block device)")
 	fs.StringVar(&c.ScratchDir, "scratch", getenv(contract.EnvScratchDir), "scratch directory for qcow2/VMDK/VHD(X) from stream sources (env "+contract.EnvScratchDir+")")
 	fs.StringVar(&c.Checksum, "checksum", getenv(contract.EnvChecksum), "expected sha256:<hex> of the source bytes (env "+contract.EnvChecksum+")")
 	fs.StringVar(&c.User, "user", getenv(contract.EnvAccessKeyID), "user or S3 access key (env "+contract.EnvAccessKeyID+"); the password or secret key comes only from env "+contract.EnvSecretKey)

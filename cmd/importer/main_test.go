@@ -114,3 +114,20 @@ func TestRunCLI(t *testing.T) {
 		t.Fatalf("--help exit %d", code)
 	}
 }
+
+func TestFormatIsRawOnly(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"--help"}, &stdout, &stderr); code != contract.ExitOK || strings.Contains(stderr.String(), "qcow2]") ||
+		strings.Contains(stderr.String(), "raw|qcow2") || !strings.Contains(stderr.String(), "raw, the only one") {
+		t.Fatalf("--help (exit %d) advertises an output format other than raw:\n%s", code, stderr.String())
+	}
+	stderr.Reset()
+	dest := filepath.Join(t.TempDir(), "d.img")
+	code := run([]string{"--source", "blank:", "--size", "1Mi", "--dest", dest, "--format", "qcow2"}, &stdout, &stderr)
+	if code != contract.ExitUsage || !strings.Contains(stderr.String(), `format "qcow2" is not supported: the importer writes raw only`) {
+		t.Fatalf("--format qcow2: exit %d, stderr %q; want a usage error saying raw only", code, stderr.String())
+	}
+	if _, err := os.Stat(dest); err == nil {
+		t.Error("a refused format left a destination behind")
+	}
+}

@@ -10,18 +10,16 @@ import (
 	"github.com/goldimage/goldimage/pkg/importer/source"
 )
 
-// Output formats of the destination.
-const (
-	FormatRaw   = "raw"   // sparse raw (the default)
-	FormatQcow2 = "qcow2" // qcow2 v3, for images that are pushed on rather than run from the PVC
-)
+// FormatRaw is the only output format: sparse raw, what KubeVirt runs from a PVC. qcow2 output is not
+// implemented (pkg/convert.WriteQcow2 exists, but the stream, clone and block-device paths write raw).
+const FormatRaw = "raw"
 
 // Config is one import. Source and Dest are required; the zero value of every other field is a sensible default.
 type Config struct {
 	Source      string   // docker://, oci-archive:, http(s)://, s3://, file:// or blank: URL
 	Dest        string   // destination file (created) or block device
 	Size        int64    // requested size in bytes; the image is grown to it and must fit in it. 0: the virtual size
-	Format      string   // destination format, FormatRaw (default) or FormatQcow2
+	Format      string   // destination format: FormatRaw, the only one (empty means raw)
 	ScratchDir  string   // where stream sources of random-access formats are spilled; empty: such imports fail
 	Checksum    string   // "sha256:<hex>" of the source bytes; empty: not verified
 	User        string   // basic-auth user, S3 access key or registry user
@@ -49,8 +47,8 @@ func (c *Config) validate() error {
 		return Usagef("no destination: give --dest PATH")
 	case c.Size < 0:
 		return Usagef("size %d is negative", c.Size)
-	case c.Format != "" && c.Format != FormatRaw && c.Format != FormatQcow2:
-		return Usagef("format %q is not raw or qcow2", c.Format)
+	case c.Format != "" && c.Format != FormatRaw:
+		return Usagef("format %q is not supported: the importer writes raw only", c.Format)
 	case !(c.FilesystemOverhead >= 0 && c.FilesystemOverhead < 1):
 		return Usagef("filesystem overhead %v is not a fraction in [0, 1)", c.FilesystemOverhead)
 	case strings.HasPrefix(c.Source, "blank:") && c.Size == 0:

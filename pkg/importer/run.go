@@ -32,9 +32,6 @@ func run(ctx context.Context, c *Config) (contract.Termination, error) {
 	if err := c.validate(); err != nil {
 		return contract.Termination{}, err
 	}
-	if c.Format == FormatQcow2 {
-		return contract.Termination{}, Usagef("qcow2 destinations are not supported yet; use --format raw")
-	}
 	progress := c.Progress
 	if progress == nil {
 		progress = func(int64, int64) {}
