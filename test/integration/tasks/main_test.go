@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -20,9 +21,10 @@ import (
 )
 
 var (
-	dyn    dynamic.Interface
-	mapper *restmapper.DeferredDiscoveryRESTMapper
-	kube   kubernetes.Interface
+	restConfig *rest.Config // for tests that build their own clients
+	dyn        dynamic.Interface
+	mapper     *restmapper.DeferredDiscoveryRESTMapper
+	kube       kubernetes.Interface
 )
 
 func TestMain(m *testing.M) {
@@ -46,6 +48,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "install VirtualMachine CRD:", err)
 		return 1
 	}
+	restConfig = env.Config
 	if dyn, err = dynamic.NewForConfig(env.Config); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -2,13 +2,17 @@ package tasks
 
 import (
 	"context"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 
 	"github.com/goldimage/goldimage/pkg/tasks/datasource"
 	"github.com/goldimage/goldimage/pkg/tasks/vm"
@@ -60,18 +64,15 @@ func TestInstallerVMLifecycle(t *testing.T) {
 	}
 	own(t, ns, "win11-root", obj)
 
+	waiter, gets := observedClient(t, "/virtualmachines/"+name)
 	waitDone := make(chan error, 1)
 	go func() {
-		waitDone <- vm.WaitStopped(ctx, dyn, ns, name, vm.WaitOptions{Interval: 50 * time.Millisecond, Timeout: time.Minute})
+		waitDone <- vm.WaitStopped(ctx, waiter, ns, name, vm.WaitOptions{Interval: 50 * time.Millisecond, Timeout: 2 * time.Minute})
 	}()
 	for _, status := range []string{"Provisioning", "Running", "Stopped"} {
 		setStatus(t, ns, name, map[string]any{"printableStatus": status, "created": status != "Provisioning"})
 		if status != "Stopped" {
-			select {
-			case err := <-waitDone:
-				t.Fatalf("wait returned %v while the VM was %s", err, status)
-			case <-time.After(200 * time.Millisecond):
-			}
+			gets.awaitLookAfterNow(t, waitDone, "the VM "+status)
 		}
 	}
 	if err := <-waitDone; err != nil {
@@ -104,8 +105,19 @@ func TestWaitFailsFast(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "cannot start: status ErrorUnschedulable") {
 		t.Fatalf("wait error %v, want the unschedulable status named", err)
 	}
-	err = vm.WaitDataVolume(ctx, dyn, ns, "missing", vm.WaitOptions{Interval: 50 * time.Millisecond, Timeout: 300 * time.Millisecond})
-	if err == nil || !strings.Contains(err.Error(), `datavolumes.cdi.kubevirt.io "missing" not found`) {
+	// Give up (cancel) once the wait has seen the DataVolume missing: the error names that answer.
+	waiter, gets := observedClient(t, "/datavolumes/missing")
+	waitCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	waitDone := make(chan error, 1)
+	go func() {
+		waitDone <- vm.WaitDataVolume(waitCtx, waiter, ns, "missing", vm.WaitOptions{Interval: 50 * time.Millisecond})
+	}()
+	gets.awaitLookAfterNow(t, waitDone, "the DataVolume missing")
+	cancel()
+	err = <-waitDone
+	if err == nil || !strings.Contains(err.Error(), "gave up waiting") ||
+		!strings.Contains(err.Error(), `datavolumes.cdi.kubevirt.io "missing" not found`) {
 		t.Fatalf("wait for a missing DataVolume: %v, want the last not-found error", err)
 	}
 }
@@ -179,3 +191,72 @@ func setStatus(t *testing.T, ns, name string, status map[string]any) {
 		t.Fatal(err)
 	}
 }
+
+// getCounter counts the GET requests a client sends for one object, so that a test can wait until a
+// poller has looked at the object again instead of sleeping.
+type getCounter struct {
+	path    string // suffix of the object's URL path
+	mu      sync.Mutex
+	n       int
+	changed chan struct{} // closed and replaced on every count
+}
+
+func (g *getCounter) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		if req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, g.path) {
+			g.mu.Lock()
+			g.n++
+			close(g.changed)
+			g.changed = make(chan struct{})
+			g.mu.Unlock()
+		}
+		return rt.RoundTrip(req)
+	})
+}
+
+func (g *getCounter) count() (int, <-chan struct{}) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.n, g.changed
+}
+
+// awaitLookAfterNow returns once the poller has judged the object as it is now and kept waiting:
+// a GET sent after this call sees the current state, and the poller sends the next GET only after
+// judging that answer "not done". It fails when the wait returns first, or after a safety net of
+// two minutes that only a stuck poller reaches.
+func (g *getCounter) awaitLookAfterNow(t *testing.T, waitDone <-chan error, state string) {
+	t.Helper()
+	start, _ := g.count()
+	safety := time.NewTimer(2 * time.Minute)
+	defer safety.Stop()
+	for {
+		n, changed := g.count()
+		if n >= start+2 {
+			return
+		}
+		select {
+		case <-changed:
+		case err := <-waitDone:
+			t.Fatalf("wait returned %v after seeing %s", err, state)
+		case <-safety.C:
+			t.Fatalf("stuck: the wait sent no GET in 2 minutes after %s", state)
+		}
+	}
+}
+
+// observedClient returns a dynamic client whose GETs of the object at path are counted.
+func observedClient(t *testing.T, path string) (dynamic.Interface, *getCounter) {
+	t.Helper()
+	g := &getCounter{path: path, changed: make(chan struct{})}
+	cfg := rest.CopyConfig(restConfig)
+	cfg.Wrap(g.wrap)
+	c, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, g
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
