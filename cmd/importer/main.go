@@ -150,6 +150,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	fs.StringVar(&f.overhead, "filesystem-overhead", envOr(getenv, contract.EnvFilesystemOverhead, contract.DefaultFilesystemOverhead),
 		"share of a filesystem destination's free space kept for the filesystem; the disk gets min(size, free*(1-overhead)) (env "+
 			contract.EnvFilesystemOverhead+")")
+	fs.BoolVar(&c.DirectIO, "direct-io", getenv(contract.EnvDirectIO) == "true",
+		"write images converted from qcow2/VMDK/VHD(X) or read in place with O_DIRECT, bypassing the page cache (env "+contract.EnvDirectIO+")")
+	discard := fs.Bool("discard", getenv(contract.EnvDiscard) != "false",
+		"block devices: discard zero ranges (punch-hole, reads back as zeros) instead of writing zeros (env "+contract.EnvDiscard+")")
 	fs.Func("header", "extra HTTP header \"Name: value\", repeatable (env "+contract.EnvExtraHeaderPrefix+"N)", func(v string) error {
 		c.Headers = append(c.Headers, v)
 		return nil
@@ -164,6 +168,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
+	c.NoDiscard = !*discard
 	if fs.NArg() > 0 {
 		return f, fmt.Errorf("unexpected argument %q; every option is a --flag", fs.Arg(0))
 	}

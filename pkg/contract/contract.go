@@ -27,6 +27,8 @@ const (
 	// EnvFilesystemOverhead is the share of a filesystem target's free space kept for the filesystem, a decimal
 	// in [0, 1) such as "0.055" (CDI's FILESYSTEM_OVERHEAD); the image may use the rest. Unset: DefaultFilesystemOverhead.
 	EnvFilesystemOverhead = "IMPORTER_FILESYSTEM_OVERHEAD"
+	EnvDirectIO           = "IMPORTER_DIRECT_IO" // "true" writes converted images with O_DIRECT; default false (goldimage's own)
+	EnvDiscard            = "IMPORTER_DISCARD"   // "false" writes zeros instead of discarding zero ranges of a block device; default true (goldimage's own)
 
 	EnvExtraHeaderPrefix = "IMPORTER_EXTRA_HEADER_" // _0, _1, ...: extra "Name: value" HTTP headers (CDI's names)
 )

@@ -34,8 +34,17 @@ type Config struct {
 	// (CDI's FILESYSTEM_OVERHEAD; the importer command defaults to 0.055): the disk may use
 	// min(Size, free*(1-overhead)). 0: the image may fill all free space. Block devices ignore it.
 	FilesystemOverhead float64
-	Progress           func(done, total int64) // called with bytes of virtual size done; total is -1 while unknown
-	SourceOpts         []source.Option         // extra options for the source layer (tests: retries, transport)
+	// DirectIO writes images converted from a random-access format (qcow2, VMDK, VHD(X), raw files read in
+	// place) with O_DIRECT, keeping them out of the node's page cache; raw streams are written buffered.
+	// Default off: some filesystems refuse O_DIRECT, and the final fsync makes the image durable either way.
+	DirectIO bool
+	// NoDiscard makes a block-device target get written zeros over its non-zero blocks where the image has
+	// zeros. Default (false): zero ranges are discarded with fallocate punch-hole, which the kernel only
+	// completes when the range then reads back as zeros, so thin storage stays thin and the device is not
+	// read; a device that cannot do it gets zeros written. Files ignore it: their zero ranges are holes.
+	NoDiscard  bool
+	Progress   func(done, total int64) // called with bytes of virtual size done; total is -1 while unknown
+	SourceOpts []source.Option         // extra options for the source layer (tests: retries, transport)
 }
 
 // validate checks the configuration without touching the network or disk.

@@ -15,13 +15,14 @@ const chunk = 1 << 20
 type progressFunc func(done, total int64)
 
 // writeImage writes the virtual contents of img to the target with pkg/convert's parallel sparse
-// writer; the target's finish syncs it.
+// writer, with the target's direct I/O and discard settings; the target's finish syncs it.
 func (t *target) writeImage(ctx context.Context, img convert.Image, progress progressFunc) error {
 	path := t.dest
 	if !t.block {
 		path += partSuffix
 	}
-	_, err := convert.WriteRaw(ctx, img, path, convert.WithProgress(progress), convert.WithSync(false))
+	_, err := convert.WriteRaw(ctx, img, path, convert.WithProgress(progress), convert.WithSync(false),
+		convert.WithDirectIO(t.direct), convert.WithDiscard(t.discard))
 	return err
 }
 

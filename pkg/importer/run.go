@@ -36,7 +36,7 @@ func run(ctx context.Context, c *Config) (contract.Termination, error) {
 	if progress == nil {
 		progress = func(int64, int64) {}
 	}
-	t, err := openTarget(c.Dest, c.Size, c.FilesystemOverhead)
+	t, err := openTarget(c)
 	if err != nil {
 		return contract.Termination{}, err
 	}

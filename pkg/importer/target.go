@@ -22,12 +22,24 @@ type target struct {
 	capacity int64 // bytes the image may occupy
 	free     int64 // files: free bytes of the filesystem before the import, for messages
 	overhead float64
+	direct   bool   // converted images are written with O_DIRECT
+	discard  bool   // block devices: zero ranges are discarded (punch-hole) rather than written
 	zeros    []byte // a chunk of zeros for devices that cannot discard
 }
 
 // openTarget prepares dest. Files: a stale destination and partial file are removed and the usable part
 // of the space left on the filesystem (see usableSpace) is the capacity. Block devices: the device size is.
-func openTarget(dest string, size int64, overhead float64) (*target, error) {
+func openTarget(c *Config) (*target, error) {
+	t, err := openPath(c.Dest, c.Size, c.FilesystemOverhead)
+	if err != nil {
+		return nil, err
+	}
+	t.direct, t.discard = c.DirectIO, !c.NoDiscard
+	return t, nil
+}
+
+// openPath is openTarget for a destination path.
+func openPath(dest string, size int64, overhead float64) (*target, error) {
 	st, err := os.Stat(dest)
 	if err == nil && st.Mode()&fs.ModeDevice != 0 {
 		return openBlock(dest, size)
@@ -115,12 +127,13 @@ func (t *target) describeCapacity() string {
 	return fmt.Sprintf("%s usable (%s free less %.1f%% filesystem overhead)", human(t.capacity), human(t.free), 100*t.overhead)
 }
 
-// zero makes [off, off+n) read as zeros: a no-op on a fresh file, a discard (or written zeros) on a device.
+// zero makes [off, off+n) read as zeros: a no-op on a fresh file; on a device a discard when enabled
+// and supported (punch-hole reads back as zeros), else written zeros.
 func (t *target) zero(off, n int64) error {
 	if !t.block || n == 0 {
 		return nil
 	}
-	if unix.Fallocate(int(t.f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n) == nil {
+	if t.discard && unix.Fallocate(int(t.f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n) == nil {
 		return nil
 	}
 	if t.zeros == nil {
