@@ -5,7 +5,8 @@
 //
 // Random-access formats (qcow2, VMDK, VHD, VHDX) are read in place when the source can seek (file,
 // http(s) with range support, s3). They need the scratch directory only when the source is a
-// stream: compressed (.gz, .xz, .zst), a containerDisk layer, an http server without range support. Raw and ISO images are always streamed straight to the target.
+// stream: compressed (.gz, .xz, .zst), a containerDisk layer, an http server without range support. Raw and ISO images are streamed straight to the target,
+// except from a regular local file (file://), which is read extent by extent so its holes are never read.
 //
 // A filesystem import writes DEST.importing and renames it onto DEST after fsync, so DEST exists only
 // when complete; a rerun removes leftovers and starts over. A block device is written in place and

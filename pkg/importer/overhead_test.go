@@ -1,6 +1,8 @@
 package importer
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -48,7 +50,8 @@ func smallFS(t *testing.T, size int64) string {
 	return dir
 }
 
-// overheadSources writes a 1 MiB raw disk, a 16 MiB raw disk and a qcow2 of 16 MiB virtual size holding 1 MiB.
+// overheadSources writes a 1 MiB raw disk, a 16 MiB raw disk (plain and gzipped, which is streamed) and a
+// qcow2 of 16 MiB virtual size holding 1 MiB.
 func overheadSources(t *testing.T) (small, big, qcow string) {
 	t.Helper()
 	dir := t.TempDir()
@@ -57,7 +60,11 @@ func overheadSources(t *testing.T) (small, big, qcow string) {
 	small, big, qcow = filepath.Join(dir, "small.raw"), filepath.Join(dir, "big.raw"), filepath.Join(dir, "big.qcow2")
 	bigData := make([]byte, 16<<20)
 	rand.Read(bigData)
-	for path, b := range map[string][]byte{small: data, big: bigData} {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(bigData)
+	zw.Close()
+	for path, b := range map[string][]byte{small: data, big: bigData, big + ".gz": gz.Bytes()} {
 		if err := os.WriteFile(path, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +105,8 @@ func TestFilesystemOverhead(t *testing.T) {
 		{"qcow2 larger than the usable space", "file://" + qcow, 0, 0.055, 0,
 			"needs at least 16.0 MiB (virtual size 16777216 bytes) but DEST has only 15.1 MiB usable (16.0 MiB free less 5.5% filesystem overhead)"},
 		{"qcow2 fits without overhead", "file://" + qcow, 0, 0, fsSize, ""},
-		{"raw stream larger than the usable space", "file://" + big, 0, 0.055, 0, "needs at least 16.0 MiB but DEST has only 15.1 MiB usable"},
+		{"raw file larger than the usable space", "file://" + big, 0, 0.055, 0, "needs at least 16.0 MiB (virtual size 16777216 bytes) but DEST has only 15.1 MiB usable"},
+		{"raw stream larger than the usable space", "file://" + big + ".gz", 0, 0.055, 0, "needs at least 16.0 MiB but DEST has only 15.1 MiB usable"},
 		{"blank disk of the usable space", "blank:", 64 << 20, 0.055, usable, ""},
 	}
 	for _, tt := range tests {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/goldimage/goldimage/pkg/contract"
@@ -92,19 +93,37 @@ func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
-// importImage reads the source in place when it can seek and is not compressed, else as a stream.
+// importImage reads the source in place when it can seek and is not compressed, else as a stream. Raw
+// and ISO images are streamed unless the source is a regular local file, whose holes pkg/convert skips
+// with SEEK_DATA/SEEK_HOLE instead of reading them.
 func importImage(ctx context.Context, c *Config, t *target, im *source.Image, progress progressFunc) (result, error) {
 	if im.At != nil && im.Size > 0 {
 		header := make([]byte, min(im.Size, convert.HeaderLen))
 		if _, err := im.At.ReadAt(header, 0); err != nil && err != io.EOF {
 			return result{}, fmt.Errorf("read header: %w", err)
 		}
-		if det := convert.Detect(header); det.Compression == convert.CompressionNone &&
-			det.Format != convert.FormatRaw && det.Format != convert.FormatISO {
+		det := convert.Detect(header)
+		switch {
+		case det.Compression != convert.CompressionNone:
+		case det.Format != convert.FormatRaw && det.Format != convert.FormatISO:
 			return importInPlace(ctx, c, t, im, progress)
+		case regularFile(im.At) != nil:
+			return convertInPlace(ctx, c, t, im, regularFile(im.At), progress)
 		}
 	}
 	return importStream(ctx, c, t, im, progress)
+}
+
+// regularFile returns ra when it is an open regular file, else nil.
+func regularFile(ra io.ReaderAt) *os.File {
+	f, ok := ra.(*os.File)
+	if !ok {
+		return nil
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil
+	}
+	return f
 }
 
 // importInPlace converts a random-access source without scratch; a checksum costs a second, sequential read.
@@ -114,9 +133,9 @@ func importInPlace(ctx context.Context, c *Config, t *target, im *source.Image, 
 	return res, blameSource(err, trap.failure())
 }
 
-// convertInPlace is importInPlace reading through trap.
-func convertInPlace(ctx context.Context, c *Config, t *target, im *source.Image, trap *trapAt, progress progressFunc) (result, error) {
-	img, det, err := convert.Open(trap, im.Size)
+// convertInPlace converts im read through ra (im.At itself or a wrapper of it).
+func convertInPlace(ctx context.Context, c *Config, t *target, im *source.Image, ra io.ReaderAt, progress progressFunc) (result, error) {
+	img, det, err := convert.Open(ra, im.Size)
 	if err != nil {
 		return result{}, err
 	}

@@ -157,7 +157,8 @@ func TestRunSources(t *testing.T) {
 		wantDigest string
 		wantLabels bool
 	}{
-		{name: "file raw", cfg: Config{Source: "file://" + f.path("disk.raw")}, wantFormat: "raw", wantDigest: sha(f.raw)},
+		{name: "file raw", cfg: Config{Source: "file://" + f.path("disk.raw")}, wantFormat: "raw"},
+		{name: "file raw with checksum", cfg: Config{Source: "file://" + f.path("disk.raw"), Checksum: sha(f.raw)}, wantFormat: "raw", wantDigest: sha(f.raw)},
 		{name: "file qcow2 in place", cfg: Config{Source: "file://" + f.path("disk.qcow2")}, wantFormat: "qcow2"},
 		{name: "file compressed-cluster qcow2", cfg: Config{Source: "file://" + f.path("disk-compressed.qcow2")}, wantFormat: "qcow2"},
 		{name: "file qcow2.xz via scratch", cfg: Config{Source: "file://" + f.path("disk.qcow2.xz")}, wantFormat: "qcow2"},
