@@ -63,7 +63,8 @@ func Setup(mgr ctrl.Manager, o options) error {
 	}
 	dvs := datavolume.New(mgr.GetClient(), mgr.GetEventRecorderFor("datavolume-controller"), o.importerImage,
 		datavolume.WithMaxRestarts(int32(o.maxRestarts)), datavolume.WithPullPolicy(corev1.PullPolicy(o.pullPolicy)),
-		datavolume.WithAPIReader(mgr.GetAPIReader()))
+		datavolume.WithAPIReader(mgr.GetAPIReader()), datavolume.WithImporterResources(o.resources),
+		datavolume.WithFilesystemOverhead(o.fsOverhead))
 	if err := dvs.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up DataVolume controller: %w", err)
 	}

@@ -18,10 +18,16 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/goldimage/goldimage/pkg/contract"
+	"github.com/goldimage/goldimage/pkg/controller/datavolume"
 	"github.com/goldimage/goldimage/pkg/cron"
 	"github.com/goldimage/goldimage/pkg/localmode"
 	"github.com/goldimage/goldimage/pkg/registry"
@@ -42,6 +48,8 @@ type options struct {
 	shareWindow   time.Duration
 	insecure      string
 	caRoot        string
+	resources     corev1.ResourceRequirements // importer container
+	fsOverhead    string
 }
 
 func main() {
@@ -88,11 +96,21 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.shareWindow, "poll-share-window", 30*time.Second, "identical polls within this window share one registry request")
 	fs.StringVar(&o.insecure, "insecure-registries", "", "comma-separated registry hosts reached over plain HTTP or unverified TLS")
 	fs.StringVar(&o.caRoot, "ca-dir", filepath.Join(os.TempDir(), "goldimage-ca"), "directory for registry CA bundles read from ConfigMaps")
+	quantities := importerResourceFlags(fs)
+	fs.StringVar(&o.fsOverhead, "filesystem-overhead", contract.DefaultFilesystemOverhead,
+		"share of a filesystem PVC's free space importers leave to the filesystem (CDI's filesystemOverhead.global)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	var err error
+	if o.resources, err = quantities.requirements(); err != nil {
+		return o, err
+	}
+	if v, err := strconv.ParseFloat(o.fsOverhead, 64); err != nil || !(v >= 0 && v < 1) {
+		return o, fmt.Errorf("--filesystem-overhead %q: want a decimal in [0, 1) such as %s", o.fsOverhead, contract.DefaultFilesystemOverhead)
 	}
 	if o.local == "" && (o.store != "" || o.once) {
 		return o, errors.New("--store and --once need --local")
@@ -104,6 +122,59 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		o.store = filepath.Join(o.local, "store")
 	}
 	return o, nil
+}
+
+// resourceFlags are the importer container's requests and limits as given on the command line.
+type resourceFlags map[string]*string
+
+// importerResourceFlags registers --importer-{cpu,memory}-{request,limit}, defaulting to datavolume.DefaultImporterResources.
+func importerResourceFlags(fs *flag.FlagSet) resourceFlags {
+	def := datavolume.DefaultImporterResources()
+	q := resourceFlags{}
+	for _, kind := range []string{"request", "limit"} {
+		list := def.Requests
+		if kind == "limit" {
+			list = def.Limits
+		}
+		for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			name := "importer-" + string(res) + "-" + kind
+			v := list[res]
+			q[name] = fs.String(name, v.String(), fmt.Sprintf("importer pod %s %s, a quantity; 0 sets none", res, kind))
+		}
+	}
+	return q
+}
+
+// requirements parses the flags; a request above its limit is an error.
+func (q resourceFlags) requirements() (corev1.ResourceRequirements, error) {
+	rr := corev1.ResourceRequirements{Requests: corev1.ResourceList{}, Limits: corev1.ResourceList{}}
+	for name, v := range q {
+		quantity, err := resource.ParseQuantity(*v)
+		if err != nil || quantity.Sign() < 0 {
+			return rr, fmt.Errorf("--%s %q: want a non-negative quantity such as 500m or 1Gi", name, *v)
+		}
+		if quantity.IsZero() {
+			continue
+		}
+		res := corev1.ResourceName(strings.Split(name, "-")[1])
+		if strings.HasSuffix(name, "-limit") {
+			rr.Limits[res] = quantity
+		} else {
+			rr.Requests[res] = quantity
+		}
+	}
+	for res, req := range rr.Requests {
+		if lim, ok := rr.Limits[res]; ok && req.Cmp(lim) > 0 {
+			return rr, fmt.Errorf("--importer-%s-request %s exceeds --importer-%s-limit %s", res, req.String(), res, lim.String())
+		}
+	}
+	if len(rr.Requests) == 0 {
+		rr.Requests = nil
+	}
+	if len(rr.Limits) == 0 {
+		rr.Limits = nil
+	}
+	return rr, nil
 }
 
 // newPoller builds the shared digest poller over pkg/registry.

@@ -8,6 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/goldimage/goldimage/pkg/contract"
+	"github.com/goldimage/goldimage/pkg/controller/datavolume"
 	"github.com/goldimage/goldimage/pkg/cron"
 	"github.com/goldimage/goldimage/pkg/localmode"
 	"github.com/goldimage/goldimage/pkg/registry/registrytest"
@@ -24,11 +30,44 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{}, "no importer image"},
 		{[]string{"--local", "x", "extra"}, "unexpected arguments"},
 		{[]string{"--bogus"}, "bogus"},
+		{[]string{"--importer-memory-request", "lots"}, `--importer-memory-request "lots": want a non-negative quantity`},
+		{[]string{"--importer-cpu-request", "3"}, "--importer-cpu-request 3 exceeds --importer-cpu-limit 2"},
+		{[]string{"--filesystem-overhead", "1.5"}, "want a decimal in [0, 1)"},
 	} {
 		var stderr bytes.Buffer
 		if code := run(tc.args, &bytes.Buffer{}, &stderr); code != 2 || !strings.Contains(stderr.String(), tc.want) {
 			t.Errorf("run(%q) = %d, stderr %q; want 2 and %q", tc.args, code, stderr.String(), tc.want)
 		}
+	}
+}
+
+func TestImporterResourceFlags(t *testing.T) {
+	mem := func(q string) corev1.ResourceList {
+		return corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(q)}
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want corev1.ResourceRequirements
+	}{
+		{"defaults", nil, datavolume.DefaultImporterResources()},
+		{"only memory", []string{"--importer-cpu-request", "0", "--importer-cpu-limit", "0", "--importer-memory-request", "1Gi",
+			"--importer-memory-limit", "4Gi"}, corev1.ResourceRequirements{Requests: mem("1Gi"), Limits: mem("4Gi")}},
+		{"none", []string{"--importer-cpu-request", "0", "--importer-cpu-limit", "0", "--importer-memory-request", "0",
+			"--importer-memory-limit", "0"}, corev1.ResourceRequirements{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := parseFlags(append([]string{"--importer-image", "img"}, tc.args...), &bytes.Buffer{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !equality.Semantic.DeepEqual(o.resources, tc.want) {
+				t.Errorf("importer resources %v, want %v", o.resources, tc.want)
+			}
+			if o.fsOverhead != contract.DefaultFilesystemOverhead {
+				t.Errorf("filesystem overhead %q, want the default %s", o.fsOverhead, contract.DefaultFilesystemOverhead)
+			}
+		})
 	}
 }
 

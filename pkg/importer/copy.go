@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 
 	"github.com/goldimage/goldimage/pkg/convert"
 )
@@ -22,9 +23,13 @@ func (t *target) writeImage(ctx context.Context, img convert.Image, progress pro
 		path += partSuffix
 	}
 	_, err := convert.WriteRaw(ctx, img, path, convert.WithProgress(progress), convert.WithSync(false),
-		convert.WithDirectIO(t.direct), convert.WithDiscard(t.discard))
+		convert.WithDirectIO(t.direct), convert.WithDiscard(t.discard), workers())
 	return err
 }
+
+// workers sizes pkg/convert's parallelism, and with it its buffers, by GOMAXPROCS, which follows the
+// pod's CPU limit, rather than by the node's CPU count.
+func workers() convert.Option { return convert.WithWorkers(runtime.GOMAXPROCS(0)) }
 
 // writeChunk writes b at off unless it is all zeros, which the target zeroes more cheaply.
 func (t *target) writeChunk(b []byte, off int64) error {

@@ -135,7 +135,7 @@ func importInPlace(ctx context.Context, c *Config, t *target, im *source.Image, 
 
 // convertInPlace converts im read through ra (im.At itself or a wrapper of it).
 func convertInPlace(ctx context.Context, c *Config, t *target, im *source.Image, ra io.ReaderAt, progress progressFunc) (result, error) {
-	img, det, err := convert.Open(ra, im.Size)
+	img, det, err := convert.Open(ra, im.Size, workers())
 	if err != nil {
 		return result{}, err
 	}

@@ -117,7 +117,7 @@ func spill(ctx context.Context, c *Config, t *target, r io.Reader, det convert.D
 	if n > maxSpill {
 		return result{}, fatalf("%s image is larger than the %s the target can hold", det.Format, human(limit))
 	}
-	img, odet, err := convert.Open(f, n)
+	img, odet, err := convert.Open(f, n, workers())
 	if err != nil {
 		return result{}, err
 	}

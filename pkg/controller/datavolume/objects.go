@@ -71,7 +71,39 @@ func newClaim(dv *cdiv1.DataVolume, spec corev1.PersistentVolumeClaimSpec) *core
 type podConfig struct {
 	image      string
 	pullPolicy corev1.PullPolicy
-	fsOverhead string // IMPORTER_FILESYSTEM_OVERHEAD for filesystem claims; "": contract.DefaultFilesystemOverhead
+	fsOverhead string                       // IMPORTER_FILESYSTEM_OVERHEAD for filesystem claims; "": contract.DefaultFilesystemOverhead
+	resources  *corev1.ResourceRequirements // of the importer container; nil: DefaultImporterResources()
+}
+
+// DefaultImporterResources are the importer container's requests and limits unless WithImporterResources
+// says otherwise. CDI's own defaults (100m/60M requests, 750m/600M limits) are the reference; the memory
+// request covers the importer's bounded buffers (an http block cache of 64 MiB plus a few 4 MiB chunks
+// per writer) and the limits leave two CPUs for the parallel writer, whose worker count follows GOMAXPROCS.
+func DefaultImporterResources() corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("1Gi")},
+	}
+}
+
+// WithImporterResources sets the importer container's requests and limits; default
+// DefaultImporterResources(). An empty value sets none, for namespaces whose LimitRange supplies them.
+func WithImporterResources(rr corev1.ResourceRequirements) Option {
+	return func(r *Reconciler) { r.pod.resources = rr.DeepCopy() }
+}
+
+// WithFilesystemOverhead sets the share of a filesystem PVC's free space importers keep for the filesystem,
+// a decimal such as "0.055" (CDI's CDIConfig filesystemOverhead.global); default contract.DefaultFilesystemOverhead.
+func WithFilesystemOverhead(overhead string) Option {
+	return func(r *Reconciler) { r.pod.fsOverhead = overhead }
+}
+
+// containerResources returns the configured requirements or the defaults.
+func (cfg podConfig) containerResources() corev1.ResourceRequirements {
+	if cfg.resources == nil {
+		return DefaultImporterResources()
+	}
+	return *cfg.resources.DeepCopy()
 }
 
 // newImporterPod builds the restricted importer pod writing into claim.
@@ -84,6 +116,7 @@ func newImporterPod(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, s
 		TerminationMessagePath:   contract.TerminationLogPath,
 		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 		Ports:                    []corev1.ContainerPort{{Name: "metrics", ContainerPort: contract.ProgressPort}},
+		Resources:                cfg.containerResources(),
 		SecurityContext: &corev1.SecurityContext{
 			AllowPrivilegeEscalation: ptr.To(false),
 			ReadOnlyRootFilesystem:   ptr.To(true),
@@ -93,7 +126,7 @@ func newImporterPod(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, s
 	volumes := []corev1.Volume{
 		{Name: "target", VolumeSource: corev1.VolumeSource{
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim.Name}}},
-		{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: scratchDir(claim)}},
 	}
 	ctr.VolumeMounts = []corev1.VolumeMount{{Name: "scratch", MountPath: contract.ScratchDir}}
 	if isBlock(claim) {
@@ -123,6 +156,16 @@ func newImporterPod(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, s
 			Volumes:    volumes,
 		},
 	}
+}
+
+// scratchDir is the scratch emptyDir, limited to the requested size of the claim: a spilled image never
+// needs more, and the kubelet evicts a pod that fills more of the node's disk than that.
+func scratchDir(claim *corev1.PersistentVolumeClaim) *corev1.EmptyDirVolumeSource {
+	size, ok := claim.Spec.Resources.Requests[corev1.ResourceStorage]
+	if !ok || size.IsZero() {
+		return &corev1.EmptyDirVolumeSource{}
+	}
+	return &corev1.EmptyDirVolumeSource{SizeLimit: &size}
 }
 
 // importerEnv is the IMPORTER_* environment of pkg/contract for dv.

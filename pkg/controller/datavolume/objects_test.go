@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
@@ -45,5 +47,47 @@ func TestImporterPodFilesystemOverhead(t *testing.T) {
 				t.Errorf("%s = %q (set %v), want %q (set %v)", contract.EnvFilesystemOverhead, got, ok, tc.want, tc.wantOK)
 			}
 		})
+	}
+}
+
+func TestImporterPodResources(t *testing.T) {
+	custom := corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("2Gi")}}
+	for _, tc := range []struct {
+		name string
+		cfg  podConfig
+		want corev1.ResourceRequirements
+	}{
+		{"defaults", podConfig{}, DefaultImporterResources()},
+		{"configured", podConfig{resources: &custom}, custom},
+		{"none", podConfig{resources: &corev1.ResourceRequirements{}}, corev1.ResourceRequirements{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := importerPodFor("5Gi", corev1.PersistentVolumeFilesystem, tc.cfg).Spec.Containers[0].Resources
+			if !equality.Semantic.DeepEqual(got, tc.want) {
+				t.Errorf("importer resources %v, want %v", got, tc.want)
+			}
+		})
+	}
+	def := DefaultImporterResources()
+	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		req, lim := def.Requests[name], def.Limits[name]
+		if req.IsZero() || lim.IsZero() || req.Cmp(lim) > 0 {
+			t.Errorf("default %s request %s, limit %s: want both set and request <= limit", name, req.String(), lim.String())
+		}
+	}
+}
+
+func TestImporterPodScratchLimit(t *testing.T) {
+	for _, mode := range []corev1.PersistentVolumeMode{corev1.PersistentVolumeFilesystem, corev1.PersistentVolumeBlock} {
+		pod := importerPodFor("5Gi", mode, podConfig{})
+		var scratch *corev1.EmptyDirVolumeSource
+		for _, v := range pod.Spec.Volumes {
+			if v.Name == "scratch" {
+				scratch = v.EmptyDir
+			}
+		}
+		if scratch == nil || scratch.SizeLimit == nil || scratch.SizeLimit.Cmp(resource.MustParse("5Gi")) != 0 {
+			t.Errorf("%s claim of 5Gi: scratch emptyDir %+v, want sizeLimit 5Gi", mode, scratch)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/goldimage/goldimage/pkg/cdiconst"
 	"github.com/goldimage/goldimage/pkg/contract"
+	"github.com/goldimage/goldimage/pkg/controller/datavolume"
 	"github.com/goldimage/goldimage/pkg/registry/registrytest"
 )
 
@@ -135,9 +137,18 @@ func checkImporterPod(t *testing.T, pod *corev1.Pod, dv *cdiv1.DataVolume) {
 	for name, want := range map[string]string{
 		contract.EnvEndpoint: *dv.Spec.Source.Registry.URL, contract.EnvSource: "registry",
 		contract.EnvDestination: contract.FilesystemTarget, contract.EnvImageSize: "64Mi", contract.EnvContentType: "kubevirt",
+		contract.EnvFilesystemOverhead: contract.DefaultFilesystemOverhead,
 	} {
 		if got := env[name].Value; got != want {
 			t.Errorf("env %s = %q, want %q", name, got, want)
+		}
+	}
+	if want := datavolume.DefaultImporterResources(); !equality.Semantic.DeepEqual(ctr.Resources, want) {
+		t.Errorf("importer resources %v, want the defaults %v", ctr.Resources, want)
+	}
+	for _, v := range pod.Spec.Volumes {
+		if v.Name == "scratch" && (v.EmptyDir == nil || v.EmptyDir.SizeLimit == nil || v.EmptyDir.SizeLimit.String() != "64Mi") {
+			t.Errorf("scratch volume %+v, want an emptyDir limited to the requested 64Mi", v.VolumeSource)
 		}
 	}
 	if ref := env[contract.EnvAccessKeyID].ValueFrom; ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Name != "registry-auth" {
