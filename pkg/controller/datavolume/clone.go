@@ -92,6 +92,9 @@ func (r *Reconciler) permit(ctx context.Context, dv *cdiv1.DataVolume, srcNamesp
 // with err saying why.
 func (r *Reconciler) plan(ctx context.Context, dv *cdiv1.DataVolume, src *corev1.PersistentVolumeClaim) (corev1.PersistentVolumeClaimSpec, clone.Strategy, string, error) {
 	spec, err := cloneClaimSpec(dv, src)
+	if err == nil && cloneNeedsOverhead(dv, src) {
+		err = withFilesystemOverhead(dv, &spec, r.pod.fsOverhead)
+	}
 	if err != nil {
 		return spec, "", cdiconst.ReasonUnsupported, err
 	}
@@ -243,6 +246,18 @@ func cloneClaimSpec(dv *cdiv1.DataVolume, src *corev1.PersistentVolumeClaim) (co
 	spec, err := claimSpec(d)
 	spec.DataSource, spec.DataSourceRef = nil, nil
 	return spec, err
+}
+
+// cloneNeedsOverhead tells whether a clone's filesystem claim grows by the filesystem overhead: when the
+// DataVolume states its size (as an import's does, so a clone of the same stated size fits its source), or
+// when a whole block device becomes a file. A size taken from a filesystem source already includes it.
+func cloneNeedsOverhead(dv *cdiv1.DataVolume, src *corev1.PersistentVolumeClaim) bool {
+	if st := dv.Spec.Storage; st != nil {
+		if _, stated := st.Resources.Requests[corev1.ResourceStorage]; stated {
+			return true
+		}
+	}
+	return ptr.Deref(src.Spec.VolumeMode, corev1.PersistentVolumeFilesystem) == corev1.PersistentVolumeBlock
 }
 
 // cloneFacts gathers what the strategy choice needs.

@@ -126,7 +126,7 @@ func newImporterPod(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, s
 	volumes := []corev1.Volume{
 		{Name: "target", VolumeSource: corev1.VolumeSource{
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim.Name}}},
-		{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: scratchDir(claim)}},
+		{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: scratchDir(dv, claim)}},
 	}
 	ctr.VolumeMounts = []corev1.VolumeMount{{Name: "scratch", MountPath: contract.ScratchDir}}
 	if isBlock(claim) {
@@ -158,14 +158,25 @@ func newImporterPod(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, s
 	}
 }
 
-// scratchDir is the scratch emptyDir, limited to the requested size of the claim: a spilled image never
+// scratchDir is the scratch emptyDir, limited to the requested size of the disk: a spilled image never
 // needs more, and the kubelet evicts a pod that fills more of the node's disk than that.
-func scratchDir(claim *corev1.PersistentVolumeClaim) *corev1.EmptyDirVolumeSource {
-	size, ok := claim.Spec.Resources.Requests[corev1.ResourceStorage]
-	if !ok || size.IsZero() {
+func scratchDir(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim) *corev1.EmptyDirVolumeSource {
+	size := requestedSize(dv, claim)
+	if size.IsZero() {
 		return &corev1.EmptyDirVolumeSource{}
 	}
 	return &corev1.EmptyDirVolumeSource{SizeLimit: &size}
+}
+
+// requestedSize is the disk size the DataVolume asks for: its spec.storage request (the claim may be
+// larger, by the filesystem overhead), else the claim's request.
+func requestedSize(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim) resource.Quantity {
+	if st := dv.Spec.Storage; st != nil {
+		if q, ok := st.Resources.Requests[corev1.ResourceStorage]; ok {
+			return q
+		}
+	}
+	return claim.Spec.Resources.Requests[corev1.ResourceStorage]
 }
 
 // importerEnv is the IMPORTER_* environment of pkg/contract for dv.
@@ -178,7 +189,7 @@ func importerEnv(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, src 
 	if contentType == "" {
 		contentType = string(cdiv1.DataVolumeKubeVirt)
 	}
-	size := claim.Spec.Resources.Requests[corev1.ResourceStorage]
+	size := requestedSize(dv, claim)
 	env := []corev1.EnvVar{
 		{Name: contract.EnvEndpoint, Value: src.endpoint},
 		{Name: contract.EnvSource, Value: src.kind},

@@ -122,6 +122,9 @@ func (r *Reconciler) reconcile(ctx context.Context, dv *cdiv1.DataVolume) (ctrl.
 		return ctrl.Result{}, nil // bad spec: no retry
 	}
 	spec, err := claimSpec(dv)
+	if err == nil {
+		err = withFilesystemOverhead(dv, &spec, r.pod.fsOverhead)
+	}
 	if err != nil {
 		fail(dv, cdiconst.ReasonUnsupported, err.Error())
 		return ctrl.Result{}, nil

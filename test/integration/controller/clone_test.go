@@ -271,13 +271,14 @@ func TestCloneCSI(t *testing.T) {
 	}
 }
 
-// TestCloneTooSmall checks that a target smaller than its source fails with a message giving both sizes.
+// TestCloneTooSmall checks that a target smaller than its source fails with a message giving both sizes
+// (the target's 1Gi grown by the default filesystem overhead is 1084Mi).
 func TestCloneTooSmall(t *testing.T) {
 	ns := namespace(t, "clone-small")
 	goldenPVC(t, ns, "big", "2Gi", corev1.PersistentVolumeFilesystem, nil)
 	create(t, cloneDV(ns, "small", ns, "", "big", "1Gi", nil))
 	dv := waitPhase(t, ns, "small", cdiv1.Failed)
-	if c := readyCondition(dv); c.Reason != cdiconst.ReasonCloneTooSmall || !strings.Contains(c.Message, "1Gi is smaller than the source PVC's 2Gi") {
+	if c := readyCondition(dv); c.Reason != cdiconst.ReasonCloneTooSmall || !strings.Contains(c.Message, "target size 1084Mi is smaller than the source PVC's 2Gi") {
 		t.Errorf("Ready %+v, want %s with both sizes", c, cdiconst.ReasonCloneTooSmall)
 	}
 }
