@@ -2,119 +2,37 @@ package vhd
 
 import (
 	"fmt"
-	"io"
 
 	"github.com/lima-vm/go-qcow2reader/image"
+
+	"github.com/goldimage/goldimage/pkg/convert/internal/blockmap"
 )
 
-// run is the mapping of a virtual range up to the end of its block.
-type run struct {
-	zero   bool
-	length int64
-	phys   int64 // file offset of the first byte unless zero
-}
-
-func (img *Image) locate(off int64) (run, error) {
+// locate maps off to its run, up to the end of its block.
+func (img *Image) locate(off int64) (blockmap.Run, error) {
 	if img.fixed {
-		return run{length: img.size - off, phys: off}, nil
+		return blockmap.Run{Length: img.size - off, Phys: off}, nil
 	}
 	block := off / img.blockSize
 	within := off - block*img.blockSize
-	r := run{length: min(img.blockSize-within, img.size-off)}
+	r := blockmap.Run{Length: min(img.blockSize-within, img.size-off)}
 	e := img.bat[block]
 	if e == unallocated {
-		r.zero = true
+		r.Zero = true
 		return r, nil
 	}
-	r.phys = int64(e)*sectorSize + img.bitmapBytes + within
-	if r.phys+r.length > img.fileSize {
-		return run{}, fmt.Errorf("vhd: block %d at sector %d lies past end of file", block, e)
+	r.Phys = int64(e)*sectorSize + img.bitmapBytes + within
+	if r.Phys+r.Length > img.fileSize {
+		return blockmap.Run{}, fmt.Errorf("vhd: block %d at sector %d lies past end of file", block, e)
 	}
 	return r, nil
 }
 
 // ReadAt reads virtual bytes at off; physically contiguous blocks are read with one call.
-func (img *Image) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, fmt.Errorf("vhd: negative offset %d", off)
-	}
-	if off >= img.size {
-		return 0, io.EOF
-	}
-	n := int(min(int64(len(p)), img.size-off))
-	var pend pending
-	for done := 0; done < n; {
-		r, err := img.locate(off + int64(done))
-		if err != nil {
-			return done, err
-		}
-		dst := p[done : done+int(min(r.length, int64(n-done)))]
-		if r.zero || !pend.extend(dst, r.phys) {
-			if err := pend.flush(img.ra); err != nil {
-				return done, err
-			}
-		}
-		if r.zero {
-			clear(dst)
-		} else if pend.p == nil {
-			pend = pending{p: dst, phys: r.phys}
-		}
-		done += len(dst)
-	}
-	if err := pend.flush(img.ra); err != nil {
-		return 0, err
-	}
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
-}
-
-// pending coalesces reads of physically contiguous blocks into one ReadAt.
-type pending struct {
-	p    []byte
-	phys int64
-}
-
-// extend appends dst, which directly follows q.p in the caller's buffer, if phys continues q's range.
-func (q *pending) extend(dst []byte, phys int64) bool {
-	if q.p == nil || phys != q.phys+int64(len(q.p)) {
-		return false
-	}
-	q.p = q.p[:len(q.p)+len(dst)]
-	return true
-}
-
-func (q *pending) flush(ra io.ReaderAt) error {
-	if q.p == nil {
-		return nil
-	}
-	_, err := ra.ReadAt(q.p, q.phys)
-	q.p = nil
-	if err != nil {
-		return fmt.Errorf("vhd: read block data at offset %d: %w", q.phys, err)
-	}
-	return nil
-}
+func (img *Image) ReadAt(p []byte, off int64) (int, error) { return img.m.ReadAt(p, off) }
 
 // Extent returns the longest run starting at start, at most length bytes, of blocks sharing one
 // status: unallocated blocks report Zero, stored blocks (and all of a fixed disk) Allocated.
 func (img *Image) Extent(start, length int64) (image.Extent, error) {
-	ext := image.Extent{Start: start}
-	if start < 0 || length < 0 || start > img.size-length {
-		return ext, fmt.Errorf("vhd: extent [%d, +%d) out of bounds of virtual size %d", start, length, img.size)
-	}
-	for first := true; ext.Length < length; first = false {
-		r, err := img.locate(start + ext.Length)
-		if err != nil {
-			return ext, err
-		}
-		if first {
-			ext.Zero, ext.Allocated = r.zero, !r.zero
-		} else if ext.Zero != r.zero {
-			break
-		}
-		ext.Length += min(r.length, length-ext.Length)
-	}
-	return ext, nil
+	return img.m.Extent(start, length)
 }

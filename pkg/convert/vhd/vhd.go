@@ -10,6 +10,8 @@ import (
 	"unicode/utf16"
 
 	"github.com/lima-vm/go-qcow2reader/image"
+
+	"github.com/goldimage/goldimage/pkg/convert/internal/blockmap"
 )
 
 // Type is the image type Image reports (qemu calls VHD "vpc").
@@ -77,6 +79,7 @@ type Image struct {
 	blockSize   int64
 	bitmapBytes int64
 	bat         []uint32 // sector offset of each block, unallocated if 0xffffffff
+	m           blockmap.Map
 }
 
 var _ image.Image = (*Image)(nil)
@@ -94,6 +97,7 @@ func Open(ra io.ReaderAt, size int64, opts ...Option) (*Image, error) {
 		return nil, c.checkSize(int64(min(f.currentSize, 1<<62)))
 	}
 	img := &Image{ra: ra, fileSize: size, size: int64(f.currentSize)}
+	img.m = blockmap.Map{Format: "vhd", Unit: "block", RA: ra, Size: img.size, Locate: img.locate}
 	switch f.diskType {
 	case diskFixed:
 		if !atEnd || img.size > size-footerSize {

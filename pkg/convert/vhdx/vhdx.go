@@ -6,6 +6,8 @@ import (
 	"io"
 
 	"github.com/lima-vm/go-qcow2reader/image"
+
+	"github.com/goldimage/goldimage/pkg/convert/internal/blockmap"
 )
 
 // Type is the image type Image reports.
@@ -20,6 +22,7 @@ type Image struct {
 	chunkRatio int64    // payload blocks per sector bitmap block
 	bat        []uint64 // interleaved payload and sector bitmap entries
 	holes      HoleFunc // nil: present blocks are data throughout
+	m          blockmap.Map
 }
 
 var _ image.Image = (*Image)(nil)
@@ -52,6 +55,7 @@ func Open(ra io.ReaderAt, size int64, opts ...Option) (*Image, error) {
 	}
 	img := &Image{ra: ra, fileSize: size, size: m.virtualSize, blockSize: m.blockSize,
 		chunkRatio: (1 << 23) * m.sectorSize / m.blockSize, holes: c.holes}
+	img.m = blockmap.Map{Format: "vhdx", Unit: "block", RA: ra, Size: img.size, Locate: img.locate, Refine: img.refine}
 	return img, img.loadBAT(batRegion, c)
 }
 

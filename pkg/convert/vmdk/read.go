@@ -11,130 +11,48 @@ import (
 	"github.com/lima-vm/go-qcow2reader/image"
 
 	"github.com/goldimage/goldimage/pkg/convert/inflate"
+	"github.com/goldimage/goldimage/pkg/convert/internal/blockmap"
 )
 
-type kind uint8
-
-const (
-	kindZero       kind = iota // unallocated or zeroed grain: reads as zeros
-	kindData                   // raw grain data at phys
-	kindCompressed             // deflate grain with marker at phys
-)
-
-// run is the mapping of a virtual range starting at some offset, up to a grain or table boundary.
-type run struct {
-	kind   kind
-	length int64
-	phys   int64 // file offset of the first byte (kindData) or of the grain marker (kindCompressed)
-	grain  int64
-}
-
-func (img *Image) locate(off int64) (run, error) {
+// locate maps off to its run, up to the end of its grain (or of its grain table if that is absent).
+func (img *Image) locate(off int64) (blockmap.Run, error) {
 	grain := off / img.grainBytes
 	gdi := grain / img.gtEntries
 	if img.gd[gdi] == 0 {
 		end := min((gdi+1)*img.gtEntries*img.grainBytes, img.size)
-		return run{kind: kindZero, length: end - off}, nil
+		return blockmap.Run{Zero: true, Length: end - off}, nil
 	}
 	gt, err := img.gts.get(img, gdi)
 	if err != nil {
-		return run{}, err
+		return blockmap.Run{}, err
 	}
 	within := off - grain*img.grainBytes
-	r := run{length: min(img.grainBytes-within, img.size-off), grain: grain}
+	r := blockmap.Run{Length: min(img.grainBytes-within, img.size-off), Block: grain}
 	e := int64(gt[grain%img.gtEntries])
 	switch {
 	case e == 0 || (e == 1 && img.zeroed):
-		r.kind = kindZero
+		r.Zero = true
 	case img.compressed:
-		r.kind, r.phys = kindCompressed, e*sectorSize
+		r.Compressed, r.Phys = true, e*sectorSize
 	default:
-		r.kind, r.phys = kindData, e*sectorSize+within
-		if r.phys+r.length > img.fileSize {
-			return run{}, fmt.Errorf("vmdk: grain %d at sector %d lies past end of file", grain, e)
+		r.Phys = e*sectorSize + within
+		if r.Phys+r.Length > img.fileSize {
+			return blockmap.Run{}, fmt.Errorf("vmdk: grain %d at sector %d lies past end of file", grain, e)
 		}
 	}
 	return r, nil
 }
 
 // ReadAt reads virtual bytes at off; contiguous raw grains are read with one call.
-func (img *Image) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, fmt.Errorf("vmdk: negative offset %d", off)
-	}
-	if off >= img.size {
-		return 0, io.EOF
-	}
-	n := int(min(int64(len(p)), img.size-off))
-	var pend pending
-	for done := 0; done < n; {
-		r, err := img.locate(off + int64(done))
-		if err != nil {
-			return done, err
-		}
-		l := int(min(r.length, int64(n-done)))
-		dst := p[done : done+l]
-		if r.kind != kindData || !pend.extend(dst, r.phys) {
-			if err := pend.flush(img.ra); err != nil {
-				return done, err
-			}
-		}
-		switch r.kind {
-		case kindZero:
-			clear(dst)
-		case kindData:
-			if pend.p == nil {
-				pend = pending{p: dst, phys: r.phys}
-			}
-		case kindCompressed:
-			if err := img.readCompressed(dst, r, off+int64(done)); err != nil {
-				return done, err
-			}
-		}
-		done += l
-	}
-	if err := pend.flush(img.ra); err != nil {
-		return 0, err
-	}
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
-}
+func (img *Image) ReadAt(p []byte, off int64) (int, error) { return img.m.ReadAt(p, off) }
 
-// pending coalesces reads of physically contiguous grains into one ReadAt.
-type pending struct {
-	p    []byte
-	phys int64
-}
-
-// extend appends dst, which directly follows q.p in the caller's buffer, if phys continues q's range.
-func (q *pending) extend(dst []byte, phys int64) bool {
-	if q.p == nil || phys != q.phys+int64(len(q.p)) {
-		return false
-	}
-	q.p = q.p[:len(q.p)+len(dst)]
-	return true
-}
-
-func (q *pending) flush(ra io.ReaderAt) error {
-	if q.p == nil {
-		return nil
-	}
-	_, err := ra.ReadAt(q.p, q.phys)
-	q.p = nil
-	if err != nil {
-		return fmt.Errorf("vmdk: read grain data at offset %d: %w", q.phys, err)
-	}
-	return nil
-}
-
-func (img *Image) readCompressed(dst []byte, r run, off int64) error {
-	within := off - r.grain*img.grainBytes
+// readCompressed fills dst with the virtual bytes at off of the compressed grain r.
+func (img *Image) readCompressed(dst []byte, r blockmap.Run, off int64) error {
+	within := off - r.Block*img.grainBytes
 	if within == 0 && int64(len(dst)) == img.grainBytes {
 		return img.inflateGrain(dst, r)
 	}
-	data, err := img.grains.get(r.grain, func(buf []byte) error { return img.inflateGrain(buf, r) })
+	data, err := img.grains.get(r.Block, func(buf []byte) error { return img.inflateGrain(buf, r) })
 	if err != nil {
 		return err
 	}
@@ -144,22 +62,22 @@ func (img *Image) readCompressed(dst []byte, r run, off int64) error {
 
 // inflateGrain reads the marker and deflate stream of a grain and decompresses it into buf,
 // zero-filling what the stream does not cover.
-func (img *Image) inflateGrain(buf []byte, r run) error {
+func (img *Image) inflateGrain(buf []byte, r blockmap.Run) error {
 	var m [12]byte
-	if _, err := img.ra.ReadAt(m[:], r.phys); err != nil {
-		return fmt.Errorf("vmdk: read marker of grain %d at offset %d: %w", r.grain, r.phys, err)
+	if _, err := img.ra.ReadAt(m[:], r.Phys); err != nil {
+		return fmt.Errorf("vmdk: read marker of grain %d at offset %d: %w", r.Block, r.Phys, err)
 	}
 	n := int64(binary.LittleEndian.Uint32(m[8:]))
-	if n == 0 || n > maxCompressed(img.grainBytes) || r.phys+12+n > img.fileSize {
-		return fmt.Errorf("vmdk: grain %d at offset %d has bad compressed size %d", r.grain, r.phys, n)
+	if n == 0 || n > maxCompressed(img.grainBytes) || r.Phys+12+n > img.fileSize {
+		return fmt.Errorf("vmdk: grain %d at offset %d has bad compressed size %d", r.Block, r.Phys, n)
 	}
 	cbuf := getBuf(int(n))
 	defer putBuf(cbuf)
-	if _, err := img.ra.ReadAt(cbuf, r.phys+12); err != nil {
-		return fmt.Errorf("vmdk: read grain %d at offset %d: %w", r.grain, r.phys, err)
+	if _, err := img.ra.ReadAt(cbuf, r.Phys+12); err != nil {
+		return fmt.Errorf("vmdk: read grain %d at offset %d: %w", r.Block, r.Phys, err)
 	}
 	if err := decompress(buf, cbuf); err != nil {
-		return fmt.Errorf("vmdk: decompress grain %d at offset %d: %w", r.grain, r.phys, err)
+		return fmt.Errorf("vmdk: decompress grain %d at offset %d: %w", r.Block, r.Phys, err)
 	}
 	return nil
 }
@@ -208,24 +126,7 @@ func putBuf(b []byte) { bufPool.Put(&b) }
 // Extent returns the longest run starting at start, at most length bytes, whose grains share
 // one status: unallocated and zeroed grains report Zero, stored grains Allocated (and Compressed).
 func (img *Image) Extent(start, length int64) (image.Extent, error) {
-	ext := image.Extent{Start: start}
-	if start < 0 || length < 0 || start > img.size-length {
-		return ext, fmt.Errorf("vmdk: extent [%d, +%d) out of bounds of virtual size %d", start, length, img.size)
-	}
-	for first := true; ext.Length < length; first = false {
-		r, err := img.locate(start + ext.Length)
-		if err != nil {
-			return ext, err
-		}
-		zero, compressed := r.kind == kindZero, r.kind == kindCompressed
-		if first {
-			ext.Zero, ext.Allocated, ext.Compressed = zero, !zero, compressed
-		} else if ext.Zero != zero || ext.Compressed != compressed {
-			break
-		}
-		ext.Length += min(r.length, length-ext.Length)
-	}
-	return ext, nil
+	return img.m.Extent(start, length)
 }
 
 var grainPool sync.Pool

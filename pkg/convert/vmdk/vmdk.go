@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"github.com/lima-vm/go-qcow2reader/image"
+
+	"github.com/goldimage/goldimage/pkg/convert/internal/blockmap"
 )
 
 // Type is the image type Image reports.
@@ -27,6 +29,7 @@ type Image struct {
 	zeroed     bool // grain table entry 1 means a zero grain
 	gts        *gtCache
 	grains     *grainCache
+	m          blockmap.Map
 }
 
 var _ image.Image = (*Image)(nil)
@@ -65,6 +68,7 @@ func Open(ra io.ReaderAt, size int64, opts ...Option) (*Image, error) {
 	}
 	img.gts = newGTCache(img.gtEntries)
 	img.grains = newGrainCache(img.grainBytes)
+	img.m = blockmap.Map{Format: "vmdk", Unit: "grain", RA: ra, Size: img.size, Locate: img.locate, Decode: img.readCompressed}
 	return img, nil
 }
 
