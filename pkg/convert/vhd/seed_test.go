@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"flag"
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/goldimage/goldimage/pkg/convert/internal/formattest"
 )
 
 var update = flag.Bool("update", false, "rewrite the fuzz seed images in testdata")
@@ -51,7 +52,7 @@ func buildVHD(disk []byte, dynamic bool) []byte {
 	out := append(append(bytes.Clone(foot), h...), bat...)
 	for b := 0; b < blocks; b++ {
 		data := disk[b*blockSize : min((b+1)*blockSize, len(disk))]
-		if allZero(data) {
+		if formattest.AllZero(data) {
 			continue
 		}
 		be.PutUint32(out[tableOffset+4*b:], uint32(len(out)/sectorSize))
@@ -74,29 +75,16 @@ func seedDisk() []byte {
 // TestSeeds checks that the compact seed images read the same through qemu-img and Open, and
 // that testdata holds them (go test -run TestSeeds -args -update rewrites them).
 func TestSeeds(t *testing.T) {
-	needQemuImg(t)
+	formattest.NeedQemuImg(t)
 	disk := seedDisk()
 	for name, dynamic := range map[string]bool{"fixed.vhd": false, "dynamic.vhd": true} {
-		img := buildVHD(disk, dynamic)
 		path := filepath.Join("testdata", name)
-		if *update {
-			if err := os.WriteFile(path, img, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if stored, err := os.ReadFile(path); err != nil || !bytes.Equal(stored, img) {
-			t.Fatalf("%s is stale (%v); run go test -run TestSeeds -args -update", path, err)
-		}
-		back := filepath.Join(t.TempDir(), "back.raw")
-		qemuImg(t, "convert", "-f", "vpc", "-O", "raw", path, back)
-		if got, err := os.ReadFile(back); err != nil || !bytes.Equal(got, disk) {
-			t.Fatalf("qemu-img reads %s differently (%v)", name, err)
-		}
+		formattest.CheckSeed(t, path, buildVHD(disk, dynamic), *update, "vpc", disk)
 		r, err := openFile(t, path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		compareChunks(t, r, disk, 3000)
+		formattest.CompareChunks(t, r, disk, 3000)
 		r.Close()
 	}
 }

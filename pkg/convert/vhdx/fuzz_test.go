@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/goldimage/goldimage/pkg/convert/internal/formattest"
 )
 
 // A VHDX spreads its structures over megabytes of mostly zeros, far more than the fuzzer can
@@ -51,43 +53,13 @@ func extractPages(file []byte) []byte {
 }
 
 func FuzzOpen(f *testing.F) {
-	seeds, err := filepath.Glob("testdata/*.pages")
-	if err != nil || len(seeds) == 0 {
-		f.Fatalf("no seeds in testdata: %v", err)
-	}
-	for _, s := range seeds {
-		data, err := os.ReadFile(s)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
-	}
+	formattest.AddSeeds(f, "testdata/*.pages")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		opts := []Option{WithMaxSize(64 << 20), WithMaxTableBytes(1 << 20)}
 		if img, err := Open(pagedFile(data), pagedSize, opts...); err == nil {
-			readAll(t, img)
+			formattest.ReadAll(t, img, 64<<10, 4*mib)
 		}
 	})
-}
-
-// readAll reads every extent of img; errors are fine, panics and overlong reads are not.
-func readAll(t *testing.T, img *Image) {
-	for off := int64(0); off < img.Size(); {
-		ext, err := img.Extent(off, img.Size()-off)
-		if err != nil {
-			return
-		}
-		if ext.Length <= 0 || ext.Start != off {
-			t.Fatalf("Extent(%d) = %+v", off, ext)
-		}
-		off += ext.Length
-	}
-	buf := make([]byte, 64<<10)
-	for off := int64(0); off < min(img.Size(), 4*mib); off += int64(len(buf)) {
-		if n, err := img.ReadAt(buf, off); err != nil && err != io.EOF || n > len(buf) {
-			return
-		}
-	}
 }
 
 var update = flag.Bool("update", false, "regenerate the fuzz seed pages in testdata with qemu-img")
@@ -95,7 +67,7 @@ var update = flag.Bool("update", false, "regenerate the fuzz seed pages in testd
 // TestSeeds checks that the seed pages restore to an image that qemu-img and Open read alike
 // (go test -run TestSeeds -args -update makes new ones with qemu-img).
 func TestSeeds(t *testing.T) {
-	needQemuImg(t)
+	formattest.NeedQemuImg(t)
 	dir := t.TempDir()
 	raw, disk := filepath.Join(dir, "seed.raw"), make([]byte, mib)
 	for i := range 3000 {
@@ -108,7 +80,7 @@ func TestSeeds(t *testing.T) {
 		seed := filepath.Join("testdata", name+".pages")
 		if *update {
 			img := filepath.Join(dir, name+".vhdx")
-			qemuImg(t, "convert", "-f", "raw", "-O", "vhdx", "-o", "block_size=1M,subformat="+name, raw, img)
+			formattest.QemuImg(t, "convert", "-f", "raw", "-O", "vhdx", "-o", "block_size=1M,subformat="+name, raw, img)
 			file, err := os.ReadFile(img)
 			if err != nil || len(file) < pagedSize {
 				t.Fatalf("qemu-img made a %d-byte image (%v); the page layout needs updating", len(file), err)
@@ -127,7 +99,7 @@ func TestSeeds(t *testing.T) {
 		if err := os.WriteFile(restored, file, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		qemuImg(t, "convert", "-f", "vhdx", "-O", "raw", restored, back)
+		formattest.QemuImg(t, "convert", "-f", "vhdx", "-O", "raw", restored, back)
 		if got, err := os.ReadFile(back); err != nil || !bytes.Equal(got, disk) {
 			t.Fatalf("qemu-img reads restored %s differently (%v)", seed, err)
 		}
@@ -135,6 +107,6 @@ func TestSeeds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		compareChunks(t, img, disk, 3000)
+		formattest.CompareChunks(t, img, disk, 3000)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/lima-vm/go-qcow2reader/image"
+
+	"github.com/goldimage/goldimage/pkg/convert/internal/formattest"
 )
 
 // smallVHDX returns a 1 MiB-virtual VHDX with 1 MiB blocks made by qemu-img.
@@ -20,7 +22,7 @@ func smallVHDX(t *testing.T) []byte {
 	if err := os.WriteFile(raw, bytes.Repeat([]byte{7}, mib), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	qemuImg(t, "convert", "-f", "raw", "-O", "vhdx", "-o", "block_size=1M", raw, img)
+	formattest.QemuImg(t, "convert", "-f", "raw", "-O", "vhdx", "-o", "block_size=1M", raw, img)
 	b, err := os.ReadFile(img)
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +78,7 @@ func withDirtyLog(b []byte) {
 }
 
 func TestOpenRefuses(t *testing.T) {
-	needQemuImg(t)
+	formattest.NeedQemuImg(t)
 	file := smallVHDX(t)
 	tests := []struct {
 		name string
@@ -111,7 +113,7 @@ func TestOpenRefuses(t *testing.T) {
 }
 
 func TestOneValidHeaderSuffices(t *testing.T) {
-	needQemuImg(t)
+	formattest.NeedQemuImg(t)
 	file := edit(smallVHDX(t), func(b []byte) { b[header2Offset+8]++; b[region1Offset+20]++ })
 	img, err := Open(bytes.NewReader(file), int64(len(file)))
 	if err != nil {
@@ -124,7 +126,7 @@ func TestOneValidHeaderSuffices(t *testing.T) {
 }
 
 func TestReadRefusesBadBlocks(t *testing.T) {
-	needQemuImg(t)
+	formattest.NeedQemuImg(t)
 	file := smallVHDX(t)
 	bat := regionOffset(file, regionBAT)
 	tests := []struct {
