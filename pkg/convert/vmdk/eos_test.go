@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/goldimage/goldimage/pkg/convert/internal/formattest"
 )
 
 // qemuTailImage has qemu-img write a streamOptimized VMDK of a 4 MiB disk whose only data is an
@@ -24,7 +26,7 @@ func qemuTailImage(t *testing.T) ([]byte, []byte) {
 	if err := os.WriteFile(raw, disk, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	qemuImg(t, "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized", raw, img)
+	formattest.QemuImg(t, "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized", raw, img)
 	b, err := os.ReadFile(img)
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +37,7 @@ func qemuTailImage(t *testing.T) ([]byte, []byte) {
 // TestQemuStreamHasNoEndMarker records what qemu-img 7.2 writes: the file ends inside the last
 // grain's final sector, with no end-of-stream marker after it.
 func TestQemuStreamHasNoEndMarker(t *testing.T) {
-	needQemuImg(t)
+	formattest.NeedQemuImg(t)
 	img, _ := qemuTailImage(t)
 	last := img[len(img)-sectorSize:]
 	if bytes.Equal(last, make([]byte, sectorSize)) {
@@ -46,7 +48,7 @@ func TestQemuStreamHasNoEndMarker(t *testing.T) {
 // TestStreamEndMarker reads streams with and without an end-of-stream marker: qemu-img's layout
 // (grain directory in front) may end without one, VMware's (directory and footer at the end) must not.
 func TestStreamEndMarker(t *testing.T) {
-	needQemuImg(t)
+	formattest.NeedQemuImg(t)
 	qemu, disk := qemuTailImage(t)
 	footer := buildSparse(seedDisk(), streamFooter)
 	tests := []struct {

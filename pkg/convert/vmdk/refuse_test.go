@@ -9,13 +9,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/goldimage/goldimage/pkg/convert/internal/formattest"
 )
 
 func TestOpenRefuses(t *testing.T) {
-	needQemuImg(t)
+	formattest.NeedQemuImg(t)
 	dir := t.TempDir()
 	in := func(name string) string { return filepath.Join(dir, name) }
-	qemuImg(t, "create", "-q", "-f", "vmdk", in("base.vmdk"), "1M")
+	formattest.QemuImg(t, "create", "-q", "-f", "vmdk", in("base.vmdk"), "1M")
 	tests := []struct {
 		name, file string
 		create     []string
@@ -34,7 +36,7 @@ func TestOpenRefuses(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.create != nil {
-				qemuImg(t, tc.create...)
+				formattest.QemuImg(t, tc.create...)
 			}
 			img, err := openFile(t, in(tc.file), tc.opts...)
 			if err == nil {
@@ -49,7 +51,7 @@ func TestOpenRefuses(t *testing.T) {
 }
 
 func TestStreamReaderRefusesOutOfOrderGrains(t *testing.T) {
-	needQemuImg(t)
+	formattest.NeedQemuImg(t)
 	path, _ := convertImage(t, "subformat=streamOptimized")
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -75,7 +77,7 @@ func firstGrains(data []byte, off int64) int64 {
 }
 
 func TestStreamReaderRefusesMonolithicSparse(t *testing.T) {
-	needQemuImg(t)
+	formattest.NeedQemuImg(t)
 	path, _ := convertImage(t, "subformat=monolithicSparse")
 	f, err := os.Open(path)
 	if err != nil {

@@ -5,11 +5,12 @@ import (
 	"encoding/binary"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/klauspost/compress/zlib"
+
+	"github.com/goldimage/goldimage/pkg/convert/internal/formattest"
 )
 
 var update = flag.Bool("update", false, "rewrite the fuzz seed images in testdata")
@@ -87,10 +88,10 @@ func encodeGrains(out *[]byte, disk []byte, l layout) []byte {
 	for g := 0; g*grain < len(disk); g++ {
 		data := disk[g*grain : min((g+1)*grain, len(disk))]
 		switch {
-		case allZero(data) && l == zeroedGrains:
+		case formattest.AllZero(data) && l == zeroedGrains:
 			binary.LittleEndian.PutUint32(gt[4*g:], 1)
 			continue
-		case allZero(data):
+		case formattest.AllZero(data):
 			continue
 		}
 		binary.LittleEndian.PutUint32(gt[4*g:], uint32(len(*out)/sectorSize))
@@ -149,30 +150,17 @@ var seeds = map[string]layout{
 // TestSeeds checks that each layout reads the same through qemu-img, Open and (when compressed)
 // NewStreamReader, and that testdata holds the seeds (go test -run TestSeeds -args -update).
 func TestSeeds(t *testing.T) {
-	needQemuImg(t)
+	formattest.NeedQemuImg(t)
 	disk := seedDisk()
 	for name, l := range seeds {
 		t.Run(name, func(t *testing.T) {
 			img := buildSparse(disk, l)
-			path := filepath.Join("testdata", name)
-			if *update {
-				if err := os.WriteFile(path, img, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if stored, err := os.ReadFile(path); err != nil || !bytes.Equal(stored, img) {
-				t.Fatalf("%s is stale (%v); run go test -run TestSeeds -args -update", path, err)
-			}
-			back := filepath.Join(t.TempDir(), "back.raw")
-			qemuImg(t, "convert", "-f", "vmdk", "-O", "raw", path, back)
-			if got, err := os.ReadFile(back); err != nil || !bytes.Equal(got, disk) {
-				t.Fatalf("qemu-img reads %s differently (%v)", name, err)
-			}
+			formattest.CheckSeed(t, filepath.Join("testdata", name), img, *update, "vmdk", disk)
 			r, err := Open(bytes.NewReader(img), int64(len(img)))
 			if err != nil {
 				t.Fatal(err)
 			}
-			compareChunks(t, r, disk, 3000)
+			formattest.CompareChunks(t, r, disk, 3000)
 			if ext, err := r.Extent(8<<10, 8<<10); err != nil || !ext.Zero || ext.Length != 8<<10 {
 				t.Fatalf("Extent of zero grains = %+v, %v", ext, err)
 			}
