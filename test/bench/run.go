@@ -5,16 +5,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/goldimage/goldimage/test/bench/benchfile"
 )
 
 // format is one source image the comparison converts.
@@ -49,8 +48,8 @@ func runCmd(args []string) error {
 	repeat := fs.Int("repeat", 3, "runs per side; the fastest counts")
 	only := fs.String("formats", "", "comma-separated formats to compare (default: all)")
 	_ = fs.Parse(args)
-	vsize, err1 := parseSize(*size)
-	dsize, err2 := parseSize(*data)
+	vsize, err1 := benchfile.ParseSize(*size)
+	dsize, err2 := benchfile.ParseSize(*data)
 	if err := errors.Join(err1, err2); err != nil {
 		return err
 	}
@@ -68,7 +67,7 @@ func runCmd(args []string) error {
 	}
 	src := filepath.Join(*dir, "source.raw")
 	fmt.Printf("generating %s virtual / %s data in %s\n", *size, *data, *dir)
-	if err := generate(src, vsize, dsize); err != nil {
+	if err := benchfile.Generate(src, vsize, dsize); err != nil {
 		return err
 	}
 	fmt.Println("time: wall clock of the fastest run; cpu: user+system of that run; speedup: qemu-img time / goldimage time")
@@ -108,17 +107,17 @@ func compare(self, dir, src string, f format, repeat int) error {
 		return fmt.Errorf("qemu-img on %s: %w", f.name, q.err)
 	}
 	if o.err != nil {
-		fmt.Printf("%-12s %9s %9s %8s %9s %9s %8s %9s %9s  %s\n", f.name, round(q.wall), "-", "-", round(q.cpu), "-", "-",
-			kb(q.rssKB), "-", "error: "+o.err.Error())
+		fmt.Printf("%-12s %9s %9s %8s %9s %9s %8s %9s %9s  %s\n", f.name, benchfile.Round(q.wall), "-", "-", benchfile.Round(q.cpu), "-", "-",
+			benchfile.MiB(q.rssKB), "-", "error: "+o.err.Error())
 		return nil
 	}
 	verdict := "identical"
-	if err := sameContent(qemuOut, ourOut); err != nil {
+	if err := benchfile.SameContent(qemuOut, ourOut); err != nil {
 		verdict = "DIFFERS: " + err.Error()
 	}
-	fmt.Printf("%-12s %9s %9s %7.2fx %9s %9s %7.2fx %9s %9s  %s\n", f.name, round(q.wall), round(o.wall),
-		q.wall.Seconds()/o.wall.Seconds(), round(q.cpu), round(o.cpu), q.cpu.Seconds()/max(o.cpu.Seconds(), 0.001),
-		kb(q.rssKB), kb(o.rssKB), verdict)
+	fmt.Printf("%-12s %9s %9s %7.2fx %9s %9s %7.2fx %9s %9s  %s\n", f.name, benchfile.Round(q.wall), benchfile.Round(o.wall),
+		q.wall.Seconds()/o.wall.Seconds(), benchfile.Round(q.cpu), benchfile.Round(o.cpu), q.cpu.Seconds()/max(o.cpu.Seconds(), 0.001),
+		benchfile.MiB(q.rssKB), benchfile.MiB(o.rssKB), verdict)
 	return nil
 }
 
@@ -154,82 +153,3 @@ func run(out, name string, args ...string) measurement {
 	m.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	return m
 }
-
-// generate writes a sparse raw image: data is spread as 1 MiB chunks of word-like text mixed
-// with random bytes (about 2-3x compressible), holes everywhere else.
-func generate(path string, vsize, dsize int64) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := f.Truncate(vsize); err != nil {
-		return err
-	}
-	const chunk = 1 << 20
-	chunks := vsize / chunk
-	every := max(chunks/max(dsize/chunk, 1), 1)
-	rng := rand.New(rand.NewPCG(7, 11))
-	words := []string{"kernel ", "systemd ", "\x00\x00\x00\x00", "lib64 ", "usr/share/doc ", "ELF\x02\x01", "\xff\xff\xff\xff", "config "}
-	buf := make([]byte, chunk)
-	for c := int64(0); c < chunks; c += every {
-		for i := 0; i < len(buf); {
-			if rng.IntN(4) == 0 {
-				end := min(i+64, len(buf))
-				for ; i < end; i++ {
-					buf[i] = byte(rng.Uint32())
-				}
-				continue
-			}
-			i += copy(buf[i:], words[rng.IntN(len(words))])
-		}
-		if _, err := f.WriteAt(buf, c*chunk); err != nil {
-			return err
-		}
-	}
-	return f.Sync()
-}
-
-// sameContent compares two files block by block.
-func sameContent(a, b string) error {
-	fa, err := os.Open(a)
-	if err != nil {
-		return err
-	}
-	defer fa.Close()
-	fb, err := os.Open(b)
-	if err != nil {
-		return err
-	}
-	defer fb.Close()
-	ba, bb := make([]byte, 4<<20), make([]byte, 4<<20)
-	for off := int64(0); ; off += int64(len(ba)) {
-		na, ea := io.ReadFull(fa, ba)
-		nb, _ := io.ReadFull(fb, bb)
-		if na != nb || !bytes.Equal(ba[:na], bb[:nb]) {
-			return fmt.Errorf("first difference in the 4 MiB block at %d", off)
-		}
-		if ea != nil {
-			return nil
-		}
-	}
-}
-
-func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	switch {
-	case strings.HasSuffix(s, "G"):
-		mult, s = 1<<30, strings.TrimSuffix(s, "G")
-	case strings.HasSuffix(s, "M"):
-		mult, s = 1<<20, strings.TrimSuffix(s, "M")
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("size %q: %w", s, err)
-	}
-	return n * mult, nil
-}
-
-func round(d time.Duration) string { return d.Round(10 * time.Millisecond).String() }
-
-func kb(k int64) string { return fmt.Sprintf("%d MiB", k/1024) }

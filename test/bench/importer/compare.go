@@ -3,14 +3,14 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"io"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/goldimage/goldimage/test/bench/benchfile"
 )
 
 // step is one measured process.
@@ -82,13 +82,13 @@ func (b *bench) report(name string, t, o measurement) {
 	}
 	verdict := "both identical to the source"
 	for who, p := range map[string]string{"ours": ours, "theirs": theirs} {
-		if err := sameContent(b.src, p); err != nil {
+		if err := benchfile.SameContent(b.src, p); err != nil {
 			verdict = who + " DIFFERS: " + err.Error()
 		}
 	}
-	fmt.Printf("%-22s %9s %9s %7.2fx %9s %9s %7.2fx %9s %9s  %s\n", name, round(t.wall), round(o.wall),
-		t.wall.Seconds()/o.wall.Seconds(), round(t.cpu), round(o.cpu), t.cpu.Seconds()/max(o.cpu.Seconds(), 0.001),
-		kb(t.rssKB), kb(o.rssKB), verdict)
+	fmt.Printf("%-22s %9s %9s %7.2fx %9s %9s %7.2fx %9s %9s  %s\n", name, benchfile.Round(t.wall), benchfile.Round(o.wall),
+		t.wall.Seconds()/o.wall.Seconds(), benchfile.Round(t.cpu), benchfile.Round(o.cpu), t.cpu.Seconds()/max(o.cpu.Seconds(), 0.001),
+		benchfile.MiB(t.rssKB), benchfile.MiB(o.rssKB), verdict)
 }
 
 func failures(theirs, ours error) string {
@@ -145,65 +145,3 @@ func measure(s side) measurement {
 	}
 	return m
 }
-
-// generate writes a sparse raw disk: 1 MiB chunks of word-like text mixed with random runs (about
-// 2-3x compressible) spread evenly, holes elsewhere.
-func generate(path string, vsize, dsize int64) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := f.Truncate(vsize); err != nil {
-		return err
-	}
-	const chunk = 1 << 20
-	stride := max(vsize/chunk/max(dsize/chunk, 1), 1)
-	rng := rand.New(rand.NewPCG(3, 5))
-	words := []string{"vmlinuz ", "initrd ", "\x00\x00\x00\x00\x00\x00", "/usr/lib ", "glibc ", "\x7fELF", "\xff\xff\xff\xff", "etc "}
-	buf := make([]byte, chunk)
-	for c := int64(0); c < vsize/chunk; c += stride {
-		for i := 0; i < len(buf); {
-			if rng.IntN(4) == 0 {
-				for end := min(i+64, len(buf)); i < end; i++ {
-					buf[i] = byte(rng.Uint32())
-				}
-				continue
-			}
-			i += copy(buf[i:], words[rng.IntN(len(words))])
-		}
-		if _, err := f.WriteAt(buf, c*chunk); err != nil {
-			return err
-		}
-	}
-	return f.Sync()
-}
-
-// sameContent compares two files in 4 MiB blocks.
-func sameContent(a, b string) error {
-	fa, err := os.Open(a)
-	if err != nil {
-		return err
-	}
-	defer fa.Close()
-	fb, err := os.Open(b)
-	if err != nil {
-		return err
-	}
-	defer fb.Close()
-	ba, bb := make([]byte, 4<<20), make([]byte, 4<<20)
-	for off := int64(0); ; off += int64(len(ba)) {
-		na, ea := io.ReadFull(fa, ba)
-		nb, _ := io.ReadFull(fb, bb)
-		if na != nb || !bytes.Equal(ba[:na], bb[:nb]) {
-			return fmt.Errorf("first difference in the 4 MiB block at %d", off)
-		}
-		if ea != nil {
-			return nil
-		}
-	}
-}
-
-func round(d time.Duration) string { return d.Round(10 * time.Millisecond).String() }
-
-func kb(k int64) string { return fmt.Sprintf("%d MiB", k/1024) }

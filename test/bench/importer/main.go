@@ -12,8 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
+
+	"github.com/goldimage/goldimage/test/bench/benchfile"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -38,8 +38,8 @@ func run(args []string) error {
 	data := fs.String("data", "1G", "bytes of data in the disk")
 	repeat := fs.Int("repeat", 1, "runs per side; the fastest counts")
 	_ = fs.Parse(args)
-	vsize, err1 := parseSize(*size)
-	dsize, err2 := parseSize(*data)
+	vsize, err1 := benchfile.ParseSize(*size)
+	dsize, err2 := benchfile.ParseSize(*data)
 	if err := errors.Join(err1, err2); err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ type bench struct {
 
 // prepare writes the source disk, its qcow2, compressed copies, pushes the containerDisk and starts the servers.
 func (b *bench) prepare(vsize, dsize int64) error {
-	if err := generate(b.src, vsize, dsize); err != nil {
+	if err := benchfile.Generate(b.src, vsize, dsize); err != nil {
 		return err
 	}
 	qcow := filepath.Join(b.dir, "disk.qcow2")
@@ -153,19 +153,4 @@ func compress(src, dst, kind string) error {
 		return err
 	}
 	return out.Close()
-}
-
-func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	switch {
-	case strings.HasSuffix(s, "G"):
-		mult, s = 1<<30, strings.TrimSuffix(s, "G")
-	case strings.HasSuffix(s, "M"):
-		mult, s = 1<<20, strings.TrimSuffix(s, "M")
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("size %q: %w", s, err)
-	}
-	return n * mult, nil
 }
