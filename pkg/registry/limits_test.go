@@ -2,7 +2,14 @@ package registry_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
+	"math/big"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -47,7 +54,7 @@ func TestCADirErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for dir, want := range map[string]string{
-		empty:                           "no .crt, .pem or .cert file",
+		empty:                           "no certificate file",
 		bad:                             "ca.crt: no PEM certificate in it",
 		filepath.Join(empty, "missing"): "read CA directory",
 	} {
@@ -55,6 +62,43 @@ func TestCADirErrors(t *testing.T) {
 			t.Errorf("CA dir %s: err = %v, want %q", dir, err, want)
 		}
 	}
+}
+
+// TestCADirAsMountedConfigMap lays out a CA ConfigMap as the kubelet mounts it (keys as links into a
+// ..data directory) under a key name without a certificate extension: its certificate must be trusted.
+func TestCADirAsMountedConfigMap(t *testing.T) {
+	dir := t.TempDir()
+	stamp := filepath.Join(dir, "..2026_12_01_00_00_00.000000001")
+	if err := os.Mkdir(stamp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(stamp, "ca-bundle"), selfSignedPEM(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for link, target := range map[string]string{"..data": filepath.Base(stamp), "ca-bundle": "..data/ca-bundle"} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := registry.New(registry.WithCADir(dir)); err != nil {
+		t.Fatalf("CA ConfigMap mounted with key ca-bundle: %v", err)
+	}
+}
+
+// selfSignedPEM returns a fresh self-signed CA certificate in PEM.
+func selfSignedPEM(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "goldimage test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
 // TestPullMemoryIsBounded pulls a 64 MiB disk from an OCI layout (so no in-process registry holds

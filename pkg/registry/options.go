@@ -80,7 +80,7 @@ func WithCDISecret(accessKeyID, secretKey string) Option {
 	return WithBasicAuth(accessKeyID, secretKey)
 }
 
-// WithCADir trusts the PEM certificates (*.crt, *.pem, *.cert) in dir in addition to the system
+// WithCADir trusts the PEM certificates in every file of dir (names starting with a dot aside) in addition to the system
 // pool. Default: system pool only.
 func WithCADir(dir string) Option {
 	return func(c *config) error {

@@ -38,8 +38,9 @@ func baseTransport(caDir string, insecure bool) (*http.Transport, error) {
 	}
 	added := 0
 	for _, e := range entries {
-		ext := filepath.Ext(e.Name())
-		if e.IsDir() || (ext != ".crt" && ext != ".pem" && ext != ".cert") {
+		// Every key of a mounted CA ConfigMap counts, whatever its name (CDI's importer reads them all);
+		// the kubelet's own ..data and ..<timestamp> entries start with a dot.
+		if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
 		pem, err := os.ReadFile(filepath.Join(caDir, e.Name()))
@@ -52,7 +53,7 @@ func baseTransport(caDir string, insecure bool) (*http.Transport, error) {
 		added++
 	}
 	if added == 0 {
-		return nil, fmt.Errorf("CA directory %s: no .crt, .pem or .cert file", caDir)
+		return nil, fmt.Errorf("CA directory %s: no certificate file", caDir)
 	}
 	t.TLSClientConfig.RootCAs = pool
 	return t, nil
