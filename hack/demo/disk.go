@@ -112,4 +112,3 @@ func names(paths []string) string {
 	}
 	return b.String()
 }
-

@@ -72,7 +72,7 @@ func run(ctx context.Context, controller, dir string) error {
 	}
 	fmt.Printf("registry on %s; DataImportCron in %s; store %s\n\n", host, d.crons(), d.store())
 	for v := 1; v <= 3; v++ {
-		if err := publishAndImport(ctx, client, controller, d, ref, v); err != nil {
+		if err := publishAndImport(ctx, client, controller, d, host, v); err != nil {
 			return fmt.Errorf("version %d: %w", v, err)
 		}
 	}
@@ -81,7 +81,8 @@ func run(ctx context.Context, controller, dir string) error {
 }
 
 // publishAndImport pushes disk version v, runs one local-mode round and checks the store.
-func publishAndImport(ctx context.Context, client *registry.Client, controller string, d demoDirs, ref string, v int) error {
+func publishAndImport(ctx context.Context, client *registry.Client, controller string, d demoDirs, host string, v int) error {
+	ref := host + "/" + repo
 	raw, qcow := filepath.Join(d.disks(), fmt.Sprintf("v%d.raw", v)), filepath.Join(d.disks(), fmt.Sprintf("v%d.qcow2", v))
 	if err := generateDisk(ctx, raw, qcow, v); err != nil {
 		return err
@@ -92,7 +93,7 @@ func publishAndImport(ctx context.Context, client *registry.Client, controller s
 	}
 	fmt.Printf("== pushed v%d as %s (%s)\n", v, ref, digest)
 	cmd := exec.CommandContext(ctx, controller, "--local", d.crons(), "--store", d.store(), "--once",
-		"--insecure-registries", hostOf(ref))
+		"--insecure-registries", host)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("cron-controller --local --once: %w", err)
@@ -136,15 +137,6 @@ spec:
             storage: 1Gi
 `, dataSource, namespace, keep, ref)
 	return os.WriteFile(filepath.Join(dir, "demo-os.yaml"), []byte(manifest), 0o644)
-}
-
-func hostOf(ref string) string {
-	for i := range ref {
-		if ref[i] == '/' {
-			return ref[:i]
-		}
-	}
-	return ref
 }
 
 // demoDirs names the demo's directories under root.

@@ -35,7 +35,7 @@ func Start() (*Env, error) {
 			return nil, fmt.Errorf("test control plane: %s missing in %s: run `make control-plane`", bin, assets)
 		}
 	}
-	scheme, err := NewScheme()
+	s, err := scheme.New()
 	if err != nil {
 		return nil, err
 	}
@@ -43,22 +43,19 @@ func Start() (*Env, error) {
 		BinaryAssetsDirectory: assets,
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
-		Scheme:                scheme,
+		Scheme:                s,
 	}
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("start test control plane: %w", err)
 	}
-	return &Env{Config: cfg, Scheme: scheme, env: env}, nil
+	return &Env{Config: cfg, Scheme: s, env: env}, nil
 }
 
 // Stop shuts the API server down before etcd.
 func (e *Env) Stop() error {
 	return e.env.Stop()
 }
-
-// NewScheme returns a scheme with client-go's kinds and CDI's v1beta1 kinds.
-func NewScheme() (*runtime.Scheme, error) { return scheme.New() }
 
 // RepoRoot finds the directory holding goldimage's go.mod, walking up from the working directory.
 func RepoRoot() (string, error) {

@@ -17,7 +17,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/goldimage/goldimage/internal/testenv"
+	goldscheme "github.com/goldimage/goldimage/internal/scheme"
 )
 
 // cluster is the running e2e cluster as the tests see it.
@@ -38,7 +38,7 @@ func connect(t *testing.T) *cluster {
 	if err != nil {
 		t.Fatalf("load %s: %v", kubeconfig, err)
 	}
-	scheme, err := testenv.NewScheme()
+	scheme, err := goldscheme.New()
 	if err != nil {
 		t.Fatal(err)
 	}
