@@ -68,6 +68,40 @@ func (c *blockCache) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
+// view returns the cached bytes [off, off+n) clipped to the source's end, without copying, when
+// they lie in one block; release must be called once the bytes are no longer used.
+func (c *blockCache) view(off, n int64) (data []byte, release func(), ok bool) {
+	end := min(off+n, c.size)
+	if off < 0 || n <= 0 || off >= end || off/cacheBlockSize != (end-1)/cacheBlockSize {
+		return nil, nil, false
+	}
+	b := c.get(off / cacheBlockSize)
+	<-b.ready
+	start, stop := int(off-b.idx*cacheBlockSize), int(end-b.idx*cacheBlockSize)
+	if b.err != nil && !errors.Is(b.err, io.EOF) || stop > len(b.data) {
+		c.release(b)
+		return nil, nil, false
+	}
+	return b.data[start:stop], func() { c.release(b) }, true
+}
+
+// viewOf returns the cached bytes a section reader (possibly nested) covers, when it reads a blockCache.
+func viewOf(sr *io.SectionReader) (data []byte, release func(), ok bool) {
+	ra, off, n := sr.Outer()
+	for {
+		switch outer := ra.(type) {
+		case *blockCache:
+			return outer.view(off, n)
+		case *io.SectionReader:
+			var base, limit int64
+			ra, base, limit = outer.Outer()
+			off, n = base+off, min(n, limit-off)
+		default:
+			return nil, nil, false
+		}
+	}
+}
+
 // get returns block idx with a reference held, loading it when missing.
 func (c *blockCache) get(idx int64) *cacheBlock {
 	c.mu.Lock()
@@ -89,9 +123,14 @@ func (c *blockCache) get(idx int64) *cacheBlock {
 	}
 	c.blocks = append(c.blocks, b)
 	c.mu.Unlock()
-	buf := blockPool.Get().(*[]byte)
-	n, err := c.ra.ReadAt((*buf)[:min(cacheBlockSize, c.size-idx*cacheBlockSize)], idx*cacheBlockSize)
-	b.data, b.err = (*buf)[:n], err
+	var buf []byte
+	if c.size < cacheBlockSize { // a small source gets a buffer of its size, not a pooled 1 MiB
+		buf = make([]byte, c.size)
+	} else {
+		buf = *blockPool.Get().(*[]byte)
+	}
+	n, err := c.ra.ReadAt(buf[:min(int64(len(buf)), c.size-idx*cacheBlockSize)], idx*cacheBlockSize)
+	b.data, b.err = buf[:n], err
 	close(b.ready)
 	return b
 }
@@ -105,7 +144,7 @@ func (c *blockCache) release(b *cacheBlock) {
 // unref drops one reference (c.mu held); an evicted block's buffer returns to the pool when unused.
 func (c *blockCache) unref(b *cacheBlock) {
 	b.refs--
-	if b.refs == 0 && b.gone && b.data != nil {
+	if b.refs == 0 && b.gone && cap(b.data) == cacheBlockSize {
 		buf := b.data[:cap(b.data)]
 		blockPool.Put(&buf)
 		b.data = nil

@@ -277,7 +277,16 @@ func (z *zlibCluster) Read(p []byte) (int, error) {
 		return n, err
 	}
 	d := inflatePool.Get().(*inflate.Decoder)
-	n, err := d.Decode(p, z.r)
+	var n int
+	var err error
+	if sr, ok := z.r.(*io.SectionReader); !ok {
+		n, err = d.Decode(p, z.r)
+	} else if data, release, ok := viewOf(sr); ok { // decode the cached bytes in place
+		n, err = d.DecodeBytes(p, data)
+		release()
+	} else {
+		n, err = d.Decode(p, z.r)
+	}
 	inflatePool.Put(d)
 	z.done += int64(n)
 	z.ended = err == io.EOF
