@@ -43,7 +43,8 @@ manifests: ## regenerate config/crd from the CDI API types
 verify-manifests: ## fail when config/crd differs from what the CDI API types generate
 	hack/update-crds.sh --verify
 
-lint: ## go vet and staticcheck
+lint: ## gofmt, go vet and staticcheck
+	@unformatted=$$("$$($(GO) env GOROOT)/bin/gofmt" -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted" >&2; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
