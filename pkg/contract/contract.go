@@ -37,6 +37,11 @@ const (
 // DataVolume nor the cluster configuration gives one.
 const DefaultFilesystemOverhead = "0.055"
 
+// MaxScratchBytes is the largest scratch file the importer spills for a target of size bytes: the
+// image's data plus an eighth and 64 MiB for its format's metadata. The importer refuses a larger
+// spill; the controller sizes the scratch volume to it.
+func MaxScratchBytes(size int64) int64 { return size + size/8 + 64<<20 }
+
 // Well-known paths inside the importer pod.
 const (
 	FilesystemTarget    = "/data/disk.img"                     // target file on a filesystem-mode PVC

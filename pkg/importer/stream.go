@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/goldimage/goldimage/pkg/contract"
 	"github.com/goldimage/goldimage/pkg/convert"
 	"github.com/goldimage/goldimage/pkg/importer/source"
 )
@@ -109,7 +110,7 @@ func spill(ctx context.Context, c *Config, t *target, r io.Reader, det convert.D
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	maxSpill := limit + limit/8 + 64<<20 // metadata of the format on top of the data
+	maxSpill := contract.MaxScratchBytes(limit)
 	n, err := io.Copy(f, io.LimitReader(contextReader{ctx, r}, maxSpill+1))
 	if err != nil {
 		return result{}, fmt.Errorf("copy to scratch: %w", err)

@@ -158,14 +158,16 @@ func newImporterPod(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, s
 	}
 }
 
-// scratchDir is the scratch emptyDir, limited to the requested size of the disk: a spilled image never
-// needs more, and the kubelet evicts a pod that fills more of the node's disk than that.
+// scratchDir is the scratch emptyDir, limited to what the importer may spill for a disk of the
+// requested size: the disk plus an eighth and 64 MiB for the format's metadata (the importer refuses
+// a larger spill). The kubelet evicts a pod that fills more of the node's disk than that.
 func scratchDir(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim) *corev1.EmptyDirVolumeSource {
 	size := requestedSize(dv, claim)
 	if size.IsZero() {
 		return &corev1.EmptyDirVolumeSource{}
 	}
-	return &corev1.EmptyDirVolumeSource{SizeLimit: &size}
+	limit := resource.NewQuantity(contract.MaxScratchBytes(size.Value()), resource.BinarySI)
+	return &corev1.EmptyDirVolumeSource{SizeLimit: limit}
 }
 
 // requestedSize is the disk size the DataVolume asks for: its spec.storage request (the claim may be
