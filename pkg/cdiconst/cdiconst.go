@@ -70,6 +70,8 @@ const (
 	EventImportCreated    = "ImportCreated"   // a cron created a DataVolume for a new digest
 	EventImportSucceeded  = "ImportSucceeded" // a DataVolume finished importing
 	EventImportFailed     = "ImportFailed"    // an import failed; the message names the cause
+	EventCloneSucceeded   = "CloneSucceeded"  // a DataVolume finished cloning its source
+	EventCloneFailed      = "CloneFailed"     // a clone failed; the message names the cause
 	EventDataSourceMoved  = "DataSourceUpdated"
 	EventGarbageCollected = "ImportDeleted"
 	EventPollFailed       = "PollFailed"

@@ -31,6 +31,24 @@ func isClone(dv *cdiv1.DataVolume) bool {
 	return dv.Spec.SourceRef != nil || (dv.Spec.Source != nil && dv.Spec.Source.PVC != nil)
 }
 
+// cloneSourceName names what dv clones, as "DataSource ns/name" or "PVC ns/name", for events.
+func cloneSourceName(dv *cdiv1.DataVolume) string {
+	kind, ns, name := "PVC", dv.Namespace, ""
+	if ref := dv.Spec.SourceRef; ref != nil {
+		kind, name = ref.Kind, ref.Name
+		if ref.Namespace != nil && *ref.Namespace != "" {
+			ns = *ref.Namespace
+		}
+	} else if dv.Spec.Source != nil && dv.Spec.Source.PVC != nil {
+		pvc := dv.Spec.Source.PVC
+		name = pvc.Name
+		if pvc.Namespace != "" {
+			ns = pvc.Namespace
+		}
+	}
+	return kind + " " + ns + "/" + name
+}
+
 // reconcileClone resolves and authorizes the source, picks the strategy and drives it.
 func (r *Reconciler) reconcileClone(ctx context.Context, dv *cdiv1.DataVolume) (ctrl.Result, error) {
 	if dv.Status.Phase == cdiv1.Succeeded || dv.Status.Phase == cdiv1.Failed {

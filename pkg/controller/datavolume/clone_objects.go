@@ -35,6 +35,7 @@ func newSourcePod(dv *cdiv1.DataVolume, src *corev1.PersistentVolumeClaim, cfg p
 		Args:         []string{"serve", "--file", file, "--listen", ":" + strconv.Itoa(contract.ClonePort), "--cert-dir", contract.CloneCertDir},
 		Env:          []corev1.EnvVar{secretEnv(contract.EnvSecretKey, sourceName(dv), clone.KeyToken)},
 		Ports:        []corev1.ContainerPort{{Name: "clone", ContainerPort: contract.ClonePort}},
+		Resources:    cfg.containerResources(), // the same importer binary, serving instead of writing
 		VolumeMounts: []corev1.VolumeMount{{Name: "tls", MountPath: contract.CloneCertDir, ReadOnly: true}},
 		SecurityContext: &corev1.SecurityContext{
 			AllowPrivilegeEscalation: ptr.To(false),

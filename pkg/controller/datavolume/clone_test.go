@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -95,6 +96,9 @@ func TestNewSourcePod(t *testing.T) {
 			}
 			if (tc.mode == corev1.PersistentVolumeBlock) != (len(ctr.VolumeDevices) == 1) {
 				t.Errorf("devices %+v for a %s source", ctr.VolumeDevices, tc.mode)
+			}
+			if want := DefaultImporterResources(); !equality.Semantic.DeepEqual(ctr.Resources, want) {
+				t.Errorf("resources %+v, want the importer's defaults %+v", ctr.Resources, want)
 			}
 			sc := pod.Spec.SecurityContext
 			if !*sc.RunAsNonRoot || *ctr.SecurityContext.AllowPrivilegeEscalation || !*ctr.SecurityContext.ReadOnlyRootFilesystem {

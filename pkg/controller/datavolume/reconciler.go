@@ -316,21 +316,27 @@ func (r *Reconciler) cleanupPod(ctx context.Context, dv *cdiv1.DataVolume) error
 	return nil
 }
 
-// phaseEvent records a phase transition.
+// phaseEvent records a phase transition, worded for an import or a clone.
 func (r *Reconciler) phaseEvent(dv *cdiv1.DataVolume, from cdiv1.DataVolumePhase) {
 	if from == dv.Status.Phase {
 		return
 	}
+	op, succeeded, failed := "Import", cdiconst.EventImportSucceeded, cdiconst.EventImportFailed
+	done := "Successfully imported into PVC " + dv.Name
+	if isClone(dv) {
+		op, succeeded, failed = "Clone", cdiconst.EventCloneSucceeded, cdiconst.EventCloneFailed
+		done = "Successfully cloned from " + cloneSourceName(dv) + " into PVC " + dv.Name
+	}
 	switch dv.Status.Phase {
 	case cdiv1.Succeeded:
-		r.recorder.Event(dv, corev1.EventTypeNormal, cdiconst.EventImportSucceeded, "Successfully imported into PVC "+dv.Name)
+		r.recorder.Event(dv, corev1.EventTypeNormal, succeeded, done)
 	case cdiv1.Failed:
-		msg := "Import failed"
+		msg := op + " failed"
 		if c := condition(dv, cdiv1.DataVolumeRunning); c != nil && c.Message != "" {
-			msg = "Import failed: " + c.Message
+			msg += ": " + c.Message
 		}
-		r.recorder.Event(dv, corev1.EventTypeWarning, cdiconst.EventImportFailed, msg)
-	case cdiv1.ImportScheduled, cdiv1.ImportInProgress:
-		r.recorder.Event(dv, corev1.EventTypeNormal, string(dv.Status.Phase), "Import into PVC "+dv.Name+": "+string(dv.Status.Phase))
+		r.recorder.Event(dv, corev1.EventTypeWarning, failed, msg)
+	case cdiv1.ImportScheduled, cdiv1.ImportInProgress, cdiv1.CloneScheduled, cdiv1.CloneInProgress, cdiv1.CSICloneInProgress:
+		r.recorder.Event(dv, corev1.EventTypeNormal, string(dv.Status.Phase), op+" into PVC "+dv.Name+": "+string(dv.Status.Phase))
 	}
 }

@@ -176,6 +176,9 @@ func TestCloneAcrossNamespaces(t *testing.T) {
 	waitPhase(t, vms, "vm1-root", cdiv1.CloneInProgress)
 	finishPod(t, imp, 0, contract.Termination{Result: contract.ResultSuccess, Format: "raw", VirtualSize: 1 << 30})
 	waitPhase(t, vms, "vm1-root", cdiv1.Succeeded)
+	waitEvent(t, vms, "DataVolume", "vm1-root", corev1.EventTypeNormal, "Clone into PVC vm1-root: CloneScheduled")
+	waitEvent(t, vms, "DataVolume", "vm1-root", corev1.EventTypeNormal, "Clone into PVC vm1-root: CloneInProgress")
+	waitEvent(t, vms, "DataVolume", "vm1-root", corev1.EventTypeNormal, "Successfully cloned from DataSource "+golden+"/fedora into PVC vm1-root")
 	for _, obj := range []client.Object{src, srcSecret, tgtSecret} {
 		waitGone(t, obj)
 	}
@@ -281,6 +284,7 @@ func TestCloneTooSmall(t *testing.T) {
 	if c := readyCondition(dv); c.Reason != cdiconst.ReasonCloneTooSmall || !strings.Contains(c.Message, "target size 1084Mi is smaller than the source PVC's 2Gi") {
 		t.Errorf("Ready %+v, want %s with both sizes", c, cdiconst.ReasonCloneTooSmall)
 	}
+	waitEvent(t, ns, "DataVolume", "small", corev1.EventTypeWarning, "Clone failed: target size 1084Mi")
 }
 
 // TestCloneWaitsForImport checks a source.pvc clone: Pending while the PVC is missing, then while the
