@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -20,7 +21,9 @@ import (
 )
 
 func runCluster(ctx context.Context, o options) error {
-	ctrl.SetLogger(zap.New())
+	// A failed poll (registry down, tag gone) is expected and retried with backoff; its condition and
+	// event name the cause, so its log line needs no stack trace (only panics keep one).
+	ctrl.SetLogger(zap.New(zap.StacktraceLevel(zapcore.DPanicLevel)))
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("load Kubernetes client configuration: %w", err)
