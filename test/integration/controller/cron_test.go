@@ -147,8 +147,8 @@ func checkImporterPod(t *testing.T, pod *corev1.Pod, dv *cdiv1.DataVolume) {
 		t.Errorf("importer resources %v, want the defaults %v", ctr.Resources, want)
 	}
 	for _, v := range pod.Spec.Volumes {
-		if v.Name == "scratch" && (v.EmptyDir == nil || v.EmptyDir.SizeLimit == nil || v.EmptyDir.SizeLimit.String() != "64Mi") {
-			t.Errorf("scratch volume %+v, want an emptyDir limited to the requested 64Mi", v.VolumeSource)
+		if v.Name == "scratch" && (v.EmptyDir == nil || v.EmptyDir.SizeLimit == nil || v.EmptyDir.SizeLimit.String() != "136Mi") {
+			t.Errorf("scratch volume %+v, want an emptyDir limited to the largest spill for 64Mi (136Mi)", v.VolumeSource)
 		}
 	}
 	if ref := env[contract.EnvAccessKeyID].ValueFrom; ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Name != "registry-auth" {
