@@ -181,17 +181,7 @@ func setDecompressors() {
 		return &zlibCluster{r: r}, nil
 	})
 	qcow2.SetDecompressor(qcow2.CompressionTypeZstd, func(r io.Reader) (io.ReadCloser, error) {
-		d, ok := zstdPool.Get().(*zstd.Decoder)
-		if !ok || d == nil {
-			return nil, errors.New("create zstd decoder")
-		}
-		src := newClusterReader(r)
-		if err := d.Reset(src.Reader); err != nil {
-			zstdPool.Put(d)
-			src.release()
-			return nil, err
-		}
-		return &fullReader{r: d, put: func() { _ = d.Reset(nil); zstdPool.Put(d); src.release() }}, nil
+		return &zstdCluster{r: r}, nil
 	})
 }
 
