@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -23,6 +24,9 @@ type target struct {
 	path    string
 	block   bool
 	discard bool
+	// fileWrites serializes buffered writes to a regular file: concurrent writers only contend for
+	// the file's inode lock in the kernel, spinning on it (measured: ~20% more system time on raw).
+	fileWrites sync.Mutex
 }
 
 // openTarget opens path for a size-byte raw image: a regular file is created and truncated to size
@@ -84,6 +88,9 @@ func (t *target) write(p []byte, off int64) error {
 	f := t.f
 	if t.direct != nil && off%blockSize == 0 && len(p)%blockSize == 0 {
 		f = t.direct
+	} else if !t.block {
+		t.fileWrites.Lock()
+		defer t.fileWrites.Unlock()
 	}
 	if _, err := f.WriteAt(p, off); err != nil {
 		return fmt.Errorf("write target at %d: %w", off, err)
