@@ -98,9 +98,9 @@ func TestKillAndRerun(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			<-gs.reached // the importer is mid-download
+			exited := untilReached(t, gs.reached, cmd) // the importer is mid-download
 			cmd.Process.Signal(syscall.SIGKILL)
-			cmd.Wait()
+			<-exited
 			if _, err := os.Stat(dest); !os.IsNotExist(err) {
 				t.Fatalf("destination exists after the killed run: %v", err)
 			}
@@ -149,9 +149,9 @@ func TestTerminatedRunReportsRetryableFailure(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	<-gs.reached
+	exited := untilReached(t, gs.reached, cmd)
 	cmd.Process.Signal(syscall.SIGTERM)
-	err := cmd.Wait()
+	err := <-exited
 	if code := cmd.ProcessState.ExitCode(); code != contract.ExitRetryable {
 		t.Fatalf("exit code %d (%v), want %d", code, err, contract.ExitRetryable)
 	}
@@ -163,6 +163,20 @@ func TestTerminatedRunReportsRetryableFailure(t *testing.T) {
 	if _, err := os.Stat(dest); !os.IsNotExist(err) {
 		t.Fatal("destination exists after a terminated run")
 	}
+}
+
+// untilReached waits until the started importer is inside the gated download and returns the
+// channel its exit arrives on; an importer that exits first fails the test instead of hanging it.
+func untilReached(t *testing.T, reached <-chan struct{}, cmd *exec.Cmd) <-chan error {
+	t.Helper()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-reached:
+	case err := <-exited:
+		t.Fatalf("importer exited (%v) before it reached the gated download", err)
+	}
+	return exited
 }
 
 // stallingBlobs serves a registry; while gated, layer blobs stop after half their bytes until the
