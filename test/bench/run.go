@@ -38,6 +38,9 @@ const (
 	maxRuns  = 15
 )
 
+// verbose prints every run's times (flag -v).
+var verbose bool
+
 // measurement is one process run.
 type measurement struct {
 	wall  time.Duration
@@ -53,6 +56,7 @@ func runCmd(args []string) error {
 	data := fs.String("data", "1G", "bytes of data in the image")
 	repeat := fs.Int("repeat", 5, "runs per side at least (more while both sides together took under 10 s); the fastest counts")
 	only := fs.String("formats", "", "comma-separated formats to compare (default: all)")
+	fs.BoolVar(&verbose, "v", false, "print every run's times")
 	_ = fs.Parse(args)
 	vsize, err1 := benchfile.ParseSize(*size)
 	dsize, err2 := benchfile.ParseSize(*data)
@@ -104,14 +108,19 @@ func compare(self, dir, src string, f format, repeat int) error {
 	qemuOut, ourOut := filepath.Join(dir, "qemu.raw"), filepath.Join(dir, "ours.raw")
 	defer os.Remove(qemuOut)
 	defer os.Remove(ourOut)
+	qemuArgs := []string{"convert", "-f", f.qemuFmt, "-O", "raw", in, qemuOut}
 	var q, o measurement
 	var spent time.Duration
-	// Alternate the tools so background load hits both alike. Short conversions are dominated by
-	// the host's page cache and writeback, whose noise only more runs average out: keep going
-	// until both sides ran for minSpent, up to maxRuns each.
+	// Alternate the tools so background load hits both alike, and start each run with neither
+	// output on disk, so both find the page cache in the same state. Short conversions are
+	// dominated by the host's page cache and writeback, whose noise only more runs average out:
+	// keep going until both sides ran for minSpent, up to maxRuns each.
 	for i := 0; i < max(repeat, 1) || spent < minSpent && i < maxRuns; i++ {
-		qi := run(qemuOut, "qemu-img", "convert", "-f", f.qemuFmt, "-O", "raw", in, qemuOut)
-		oi := run(ourOut, self, "convert", "-src", in, "-dst", ourOut)
+		qi := run([]string{qemuOut, ourOut}, "qemu-img", qemuArgs...)
+		oi := run([]string{qemuOut, ourOut}, self, "convert", "-src", in, "-dst", ourOut)
+		if verbose {
+			fmt.Printf("  %s run %d: qemu %s, ours %s\n", f.name, i+1, benchfile.Round(qi.wall), benchfile.Round(oi.wall))
+		}
 		q, o, spent = better(q, qi, i), better(o, oi, i), spent+qi.wall+oi.wall
 	}
 	if q.err != nil {
@@ -121,6 +130,9 @@ func compare(self, dir, src string, f format, repeat int) error {
 		fmt.Printf("%-12s %9s %9s %8s %9s %9s %8s %9s %9s  %s\n", f.name, benchfile.Round(q.wall), "-", "-", benchfile.Round(q.cpu), "-", "-",
 			benchfile.MiB(q.rssKB), "-", "error: "+o.err.Error())
 		return nil
+	}
+	if out, err := exec.Command("qemu-img", qemuArgs...).CombinedOutput(); err != nil { // the reference output, untimed
+		return fmt.Errorf("qemu-img on %s: %v: %s", f.name, err, out)
 	}
 	verdict := "identical"
 	if err := benchfile.SameContent(qemuOut, ourOut); err != nil {
@@ -143,10 +155,12 @@ func better(kept, cur measurement, i int) measurement {
 	return cur
 }
 
-// run measures one conversion. The previous output is removed and dirty pages are flushed first,
-// so neither tool pays for truncating the other run's file or for its writeback.
-func run(out, name string, args ...string) measurement {
-	_ = os.Remove(out)
+// run measures one conversion. The files in remove are removed and dirty pages are flushed first,
+// so neither tool pays for truncating an earlier run's file or for its writeback.
+func run(remove []string, name string, args ...string) measurement {
+	for _, out := range remove {
+		_ = os.Remove(out)
+	}
 	syscall.Sync()
 	var stderr bytes.Buffer
 	cmd := exec.Command(name, args...)
