@@ -205,5 +205,9 @@ func runLocal(ctx context.Context, o options, stdout io.Writer) error {
 		_, err := r.Round(ctx, m.Crons)
 		return err
 	}
-	return r.Run(ctx, m.Crons)
+	// Read the manifests anew every round: an edited Secret or a new cron needs no restart.
+	return r.Watch(ctx, func() (*localmode.Manifests, error) { return localmode.Load(o.local) }, manifestReload)
 }
+
+// manifestReload is the longest a local-mode cron-controller goes without reading its manifests.
+const manifestReload = time.Minute

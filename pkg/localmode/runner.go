@@ -69,13 +69,59 @@ func New(store string, p Poller, imp Importer, opts ...Option) *Runner {
 	return r
 }
 
-// Run runs rounds until ctx ends, sleeping until the earliest next poll between rounds. With no schedule
-// among the crons it returns after the first round.
+// Run runs rounds until ctx ends, sleeping until the earliest next poll between rounds; after a failed
+// round it tries again sooner, backing off from retryMin to retryMax. With no schedule among the crons
+// it returns after the first round.
 func (r *Runner) Run(ctx context.Context, crons []*cdiv1.DataImportCron) error {
+	return r.run(ctx, func() []*cdiv1.DataImportCron { return crons }, 0)
+}
+
+// Watch is Run over the manifests load returns before every round, so edited crons, Secrets and
+// ConfigMaps take effect without a restart. Rounds come at least every interval (a round polls only
+// the crons that are due) until ctx ends. A failing load keeps the last good manifests; a failing
+// first load is returned.
+func (r *Runner) Watch(ctx context.Context, load func() (*Manifests, error), interval time.Duration) error {
+	last, err := load()
+	if err != nil {
+		return err
+	}
+	r.objects = last.Objects
+	loaded := true
+	return r.run(ctx, func() []*cdiv1.DataImportCron {
+		if !loaded {
+			if m, err := load(); err != nil {
+				fmt.Fprintf(r.log, "reload manifests: %v (keeping the last good ones)\n", err)
+			} else {
+				last, r.objects = m, m.Objects
+			}
+		}
+		loaded = false
+		return last.Crons
+	}, interval)
+}
+
+// Retry delays after a failed round (Run, Watch).
+const (
+	retryMin = 10 * time.Second
+	retryMax = 5 * time.Minute
+)
+
+// run runs rounds over the crons returns, waiting at most every between them when every > 0.
+func (r *Runner) run(ctx context.Context, crons func() []*cdiv1.DataImportCron, every time.Duration) error {
+	var backoff time.Duration
 	for {
-		wait, err := r.Round(ctx, crons)
+		wait, err := r.Round(ctx, crons())
 		if err != nil {
 			fmt.Fprintln(r.log, "round failed:", err)
+			backoff = min(max(2*backoff, retryMin), retryMax)
+			if wait > 0 {
+				wait = min(wait, backoff)
+			}
+		} else {
+			backoff = 0
+		}
+		if every > 0 && (wait <= 0 || wait > every) {
+			wait = every
 		}
 		if wait <= 0 {
 			return err
