@@ -87,8 +87,12 @@ func (c *blockCache) view(off, n int64) (data []byte, release func(), ok bool) {
 	return b.data[start:stop], func() { c.release(b) }, true
 }
 
-// viewOf returns the cached bytes a section reader (possibly nested) covers, when it reads a blockCache.
-func viewOf(sr *io.SectionReader) (data []byte, release func(), ok bool) {
+// viewOf returns the cached bytes r covers when it is a section reader (possibly nested) of a blockCache.
+func viewOf(r io.Reader) (data []byte, release func(), ok bool) {
+	sr, ok := r.(*io.SectionReader)
+	if !ok {
+		return nil, nil, false
+	}
 	ra, off, n := sr.Outer()
 	for {
 		switch outer := ra.(type) {

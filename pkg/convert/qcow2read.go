@@ -269,9 +269,7 @@ func (z *zlibCluster) Read(p []byte) (int, error) {
 	d := inflatePool.Get().(*inflate.Decoder)
 	var n int
 	var err error
-	if sr, ok := z.r.(*io.SectionReader); !ok {
-		n, err = d.Decode(p, z.r)
-	} else if data, release, ok := viewOf(sr); ok { // decode the cached bytes in place
+	if data, release, ok := viewOf(z.r); ok { // decode the cached bytes in place
 		n, err = d.DecodeBytes(p, data)
 		release()
 	} else {

@@ -40,11 +40,10 @@ func (z *zstdCluster) Read(p []byte) (int, error) {
 
 // decodeInPlace decodes the cluster's frame into p when the frame's content is exactly len(p) bytes.
 func (z *zstdCluster) decodeInPlace(p []byte) bool {
-	sr, ok := z.r.(*io.SectionReader)
-	if !ok || len(p) == 0 {
+	if len(p) == 0 {
 		return false
 	}
-	in, release, ok := viewOf(sr)
+	in, release, ok := viewOf(z.r)
 	if !ok {
 		return false
 	}
