@@ -3,11 +3,13 @@ package inflate
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"io"
 	"math/rand/v2"
 	"testing"
 
 	kflate "github.com/klauspost/compress/flate"
+	kgzip "github.com/klauspost/compress/gzip"
 )
 
 // BenchmarkCluster decodes 64 KiB clusters of disk-like data, as qcow2 stores them, against
@@ -60,4 +62,34 @@ func diskLike(n int) []byte {
 		b = append(b, words[rng.IntN(len(words))]...)
 	}
 	return b[:n]
+}
+
+// BenchmarkGzip decodes a 16 MiB disk-like gzip stream against klauspost/compress/gzip.
+func BenchmarkGzip(b *testing.B) {
+	data := diskLike(16 << 20)
+	comp := gzipped(b, data, 6, gzip.Header{})
+	b.Run("inflate", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			g, err := NewGzipReader(bytes.NewReader(comp))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n, err := io.Copy(io.Discard, g); n != int64(len(data)) || err != nil {
+				b.Fatal(n, err)
+			}
+		}
+	})
+	b.Run("klauspost", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			g, err := kgzip.NewReader(bytes.NewReader(comp))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n, err := io.Copy(io.Discard, g); n != int64(len(data)) || err != nil {
+				b.Fatal(n, err)
+			}
+		}
+	})
 }

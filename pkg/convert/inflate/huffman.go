@@ -129,7 +129,7 @@ func (d *Decoder) huffman(dst []byte, o int, lit *[litTable]uint32, dist *[distT
 			err = fmt.Errorf("%w: invalid literal/length code", ErrCorrupt)
 			break
 		}
-		if o == len(dst) { // full: only an end-of-block code may still be read
+		if o >= len(dst) { // full: only an end-of-block code may still be read
 			if ended = e&kindMask == kindEnd && int32(e) >= 0; ended {
 				bb >>= linkBits + uint(n)
 				nb -= linkBits + uint(n)
@@ -157,7 +157,9 @@ func (d *Decoder) huffman(dst []byte, o int, lit *[litTable]uint32, dist *[distT
 }
 
 // match decodes the extra length bits of e and a distance, and copies the match; it returns the
-// new output position, whether the end of dst cut the match short, and the bit buffer.
+// new output position, whether the end of dst's capacity cut the match short, and the bit buffer.
+// A stream decoder leaves room for a whole match past len(dst) in dst's capacity, so its matches
+// are never cut; Decode's dst has no room past its length.
 func match(dst []byte, o int, e uint32, bb uint64, nb uint, dist *[distTable]uint32) (int, bool, uint64, uint, error) {
 	x := e >> 4 & 15
 	length := int(e>>16 + uint32(bb)&(1<<x-1))
@@ -182,6 +184,7 @@ func match(dst []byte, o int, e uint32, bb uint64, nb uint, dist *[distTable]uin
 	if distance > o {
 		return o, false, bb, nb, fmt.Errorf("%w: distance %d reaches before the start of the output at %d", ErrCorrupt, distance, o)
 	}
+	dst = dst[:cap(dst)]
 	end := min(o+length, len(dst))
 	if distance >= length {
 		copy(dst[o:end], dst[o-distance:])

@@ -42,13 +42,13 @@ func (d *Decoder) Decode(dst []byte, r io.Reader) (int, error) {
 	}
 	d.r, d.in, d.eof = r, d.buf[:0], false
 	defer func() { d.r = nil }()
-	return d.decode(dst)
+	return d.decode(dst[:len(dst):len(dst)])
 }
 
 // DecodeBytes is Decode for a stream held in memory: it reads src in place, without copying.
 func (d *Decoder) DecodeBytes(dst, src []byte) (int, error) {
 	d.r, d.in, d.eof = nil, src, true
-	n, err := d.decode(dst)
+	n, err := d.decode(dst[:len(dst):len(dst)])
 	d.in = nil
 	return n, err
 }
@@ -91,6 +91,9 @@ func (d *Decoder) block(dst []byte, o int) (int, bool, error) {
 	d.consume(3)
 	switch typ {
 	case 0:
+		if err := d.storedHeader(); err != nil {
+			return o, false, err
+		}
 		o, err := d.stored(dst, o)
 		return o, err == nil && d.storedLeft == 0, err
 	case 1:
@@ -167,15 +170,22 @@ func (d *Decoder) fill() bool {
 	return k > 0
 }
 
-// stored copies a stored block's bytes.
-func (d *Decoder) stored(dst []byte, o int) (int, error) {
+// storedHeader reads a stored block's length and its complement.
+func (d *Decoder) storedHeader() error {
 	d.consume(d.nb & 7)
 	d.refill()
 	n, inv := int(d.bb&0xffff), int(d.bb>>16&0xffff)
 	d.consume(32)
 	if n != ^inv&0xffff {
-		return o, fmt.Errorf("%w: stored block length %d does not match its complement", ErrCorrupt, n)
+		return fmt.Errorf("%w: stored block length %d does not match its complement", ErrCorrupt, n)
 	}
+	d.storedLeft = n
+	return nil
+}
+
+// stored copies what is left of a stored block's bytes, as far as dst holds them.
+func (d *Decoder) stored(dst []byte, o int) (int, error) {
+	n := d.storedLeft
 	for ; n > 0 && d.nb >= d.pad+8 && o < len(dst); n-- { // input bytes already in the bit buffer
 		dst[o] = byte(d.bb)
 		o++
