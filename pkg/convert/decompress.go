@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+
+	"github.com/goldimage/goldimage/pkg/convert/inflate"
 )
 
 // NewDecompressor unwraps r compressed with c, failing with ErrTooLarge once more than limit bytes
@@ -21,11 +22,11 @@ func NewDecompressor(r io.Reader, c Compression, limit int64) (io.ReadCloser, er
 	case CompressionNone:
 		zr = r
 	case CompressionGzip:
-		g, err := gzip.NewReader(r)
+		g, err := inflate.NewGzipReader(r)
 		if err != nil {
 			return nil, fmt.Errorf("%w: gzip header: %w", ErrCorrupt, err)
 		}
-		zr, closer = g, func() { _ = g.Close() }
+		zr = g
 	case CompressionZstd:
 		d, err := zstd.NewReader(r, zstd.WithDecoderMaxWindow(1<<29), zstd.WithDecoderLowmem(true))
 		if err != nil {

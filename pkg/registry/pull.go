@@ -17,8 +17,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/goldimage/goldimage/pkg/convert/inflate"
 )
 
 // LabelPrefix marks the image-config environment variables Pull reports as Disk.Labels.
@@ -298,12 +299,12 @@ func openLayer(b blob) (*layerStream, error) {
 	magic, _ := br.Peek(4)
 	switch {
 	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
-		zr, err := gzip.NewReader(br)
+		zr, err := inflate.NewGzipReader(br)
 		if err != nil {
 			rc.Close()
 			return nil, fmt.Errorf("layer %s: gzip header: %w", b.digest, err)
 		}
-		s.dec, s.closeD = zr, func() { zr.Close() }
+		s.dec = zr
 	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(128<<20))
 		if err != nil {
