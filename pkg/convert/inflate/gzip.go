@@ -40,20 +40,19 @@ func (g *GzipReader) member(r io.Reader) error {
 
 // Read returns decoded bytes; io.EOF follows the last member's trailer.
 func (g *GzipReader) Read(p []byte) (int, error) {
-	if g.err != nil {
-		return 0, g.err
-	}
-	n, err := g.z.Read(p)
-	g.crc = crc32.Update(g.crc, crc32.IEEETable, p[:n])
-	g.size += uint32(n)
-	switch {
-	case err == io.EOF:
-		g.err = g.endMember()
-	case err != nil:
-		g.err = err
-	}
-	if n > 0 {
-		return n, nil
+	for g.err == nil {
+		n, err := g.z.Read(p)
+		g.crc = crc32.Update(g.crc, crc32.IEEETable, p[:n])
+		g.size += uint32(n)
+		switch {
+		case err == io.EOF:
+			g.err = g.endMember() // nil when another member follows: read on
+		case err != nil:
+			g.err = err
+		}
+		if n > 0 || len(p) == 0 {
+			return n, nil
+		}
 	}
 	return 0, g.err
 }

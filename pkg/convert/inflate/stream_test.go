@@ -123,3 +123,33 @@ func FuzzGzipReader(f *testing.F) {
 		}
 	})
 }
+
+// TestGzipReaderReadsOnAcrossMembers checks that a Read at a member boundary returns bytes of the
+// next member rather than an empty read.
+func TestGzipReaderReadsOnAcrossMembers(t *testing.T) {
+	in := append(gzipped(t, []byte("first"), gzip.BestSpeed, gzip.Header{}), gzipped(t, []byte("second"), gzip.BestSpeed, gzip.Header{})...)
+	g, err := NewGzipReader(bytes.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := make([]byte, 64)
+	var reads []string
+	for {
+		n, err := g.Read(p)
+		if n == 0 && err == nil {
+			t.Fatalf("empty read without an error after %q", reads)
+		}
+		if n > 0 {
+			reads = append(reads, string(p[:n]))
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := strings.Join(reads, ""); got != "firstsecond" {
+		t.Errorf("read %q, want firstsecond", got)
+	}
+}
