@@ -157,6 +157,10 @@ func (t *target) close() error {
 	return nil
 }
 
+// ForDataRuns calls fn(i, j) for each maximal run p[i:j] of 4 KiB blocks that are not all zero (a
+// short last block counts as a block), stopping at fn's first error: the writes a sparse copy of p needs.
+func ForDataRuns(p []byte, fn func(i, j int) error) error { return forRuns(p, false, fn) }
+
 // forRuns calls fn(i, j) for each maximal run p[i:j] of blockSize blocks that are zero (wantZero)
 // or not zero (!wantZero); a short last block counts as a block.
 func forRuns(p []byte, wantZero bool, fn func(i, j int) error) error {
