@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/goldimage/goldimage/pkg/convert"
 )
 
 // Send writes the first size bytes of f to w as frames: the file's holes (SEEK_HOLE) and all-zero chunks as
@@ -88,7 +90,7 @@ func (s *sender) data(ctx context.Context, off, end int64) error {
 		if _, err := s.f.ReadAt(p, off); err != nil {
 			return fmt.Errorf("read source disk at byte %d: %w", off, err)
 		}
-		if allZero(p) {
+		if convert.IsZero(p) {
 			s.pending += int64(len(p))
 		} else {
 			if err := s.flushHole(); err != nil {
@@ -101,19 +103,4 @@ func (s *sender) data(ctx context.Context, off, end int64) error {
 		off += int64(len(p))
 	}
 	return nil
-}
-
-func allZero(b []byte) bool {
-	for len(b) >= 8 {
-		if b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7] != 0 {
-			return false
-		}
-		b = b[8:]
-	}
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }

@@ -167,7 +167,7 @@ func (w *qcowWriter) prepare(img Image, j *qjob) error {
 	for c := int64(0); c < int64(len(j.data)); c += w.cs {
 		cl := j.data[c : c+w.cs]
 		var out []byte
-		if !isZero(cl) {
+		if !IsZero(cl) {
 			out = w.compress(cl)
 		}
 		j.out = append(j.out, out)
@@ -407,17 +407,6 @@ func orCorrupt(err error, img Image) error {
 		return corruptf("%s data ends before its virtual size", img.Type())
 	}
 	return err
-}
-
-func isZero(p []byte) bool {
-	for len(p) > 0 {
-		n := min(len(p), len(zeroBlock))
-		if !bytes.Equal(p[:n], zeroBlock[:n]) {
-			return false
-		}
-		p = p[n:]
-	}
-	return true
 }
 
 func roundUp(n, to int64) int64 { return (n + to - 1) / to * to }

@@ -157,6 +157,18 @@ func (t *target) close() error {
 	return nil
 }
 
+// IsZero reports whether p holds only zero bytes (compared with zeros a block at a time: vectorized).
+func IsZero(p []byte) bool {
+	for len(p) > 0 {
+		n := min(len(p), len(zeroBlock))
+		if !bytes.Equal(p[:n], zeroBlock[:n]) {
+			return false
+		}
+		p = p[n:]
+	}
+	return true
+}
+
 // ForDataRuns calls fn(i, j) for each maximal run p[i:j] of 4 KiB blocks that are not all zero (a
 // short last block counts as a block), stopping at fn's first error: the writes a sparse copy of p needs.
 func ForDataRuns(p []byte, fn func(i, j int) error) error { return forRuns(p, false, fn) }

@@ -1,7 +1,6 @@
 package importer
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -32,17 +31,17 @@ func (t *target) writeImage(ctx context.Context, img convert.Image, progress pro
 // pod's CPU limit, rather than by the node's CPU count.
 func workers() convert.Option { return convert.WithWorkers(runtime.GOMAXPROCS(0)) }
 
-// writeChunk writes b at off unless it is all zeros, which the target zeroes more cheaply.
-// A file target, new and all holes, gets only the chunk's non-zero 4 KiB blocks; a block device gets
-// the whole chunk, which costs fewer writes than zeroing its zero blocks one by one.
+// writeChunk writes b at off. A file target, new and all holes, gets only the chunk's non-zero 4 KiB
+// blocks; a block device gets the whole chunk unless it is all zeros, which the target zeroes more
+// cheaply (fewer writes than zeroing its zero blocks one by one).
 func (t *target) writeChunk(b []byte, off int64) error {
-	if isZero(b) {
+	if !t.block {
+		return convert.ForDataRuns(b, func(i, j int) error { return t.writeAt(b[i:j], off+int64(i)) })
+	}
+	if convert.IsZero(b) {
 		return t.zero(off, int64(len(b)))
 	}
-	if t.block {
-		return t.writeAt(b, off)
-	}
-	return convert.ForDataRuns(b, func(i, j int) error { return t.writeAt(b[i:j], off+int64(i)) })
+	return t.writeAt(b, off)
 }
 
 func (t *target) writeAt(b []byte, off int64) error {
@@ -93,19 +92,3 @@ func fill(r io.Reader, buf []byte) (int, error) {
 	}
 	return n, nil
 }
-
-// isZero reports whether b holds only zero bytes, comparing it with zeros a block at a time
-// (bytes.Equal is vectorized; a byte loop scanned 4 GiB of zeros in ~0.8 s).
-func isZero(b []byte) bool {
-	for len(b) > 0 {
-		n := min(len(b), len(zeros))
-		if !bytes.Equal(b[:n], zeros[:n]) {
-			return false
-		}
-		b = b[n:]
-	}
-	return true
-}
-
-// zeros is what isZero compares with.
-var zeros = make([]byte, 64<<10)

@@ -12,33 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func TestIsZero(t *testing.T) {
-	const n = 64<<10*2 + 5 // more than one comparison block, not a multiple of it
-	for _, tc := range []struct {
-		name    string
-		size    int
-		nonZero int // index of a non-zero byte, -1 for none
-	}{
-		{"empty", 0, -1},
-		{"one zero byte", 1, -1},
-		{"zeros across blocks", n, -1},
-		{"first byte", n, 0},
-		{"in the first word", n, 7},
-		{"first byte of the second block", n, 64 << 10},
-		{"last byte", n, n - 1},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			b := make([]byte, tc.size)
-			if tc.nonZero >= 0 {
-				b[tc.nonZero] = 0x80
-			}
-			if got := isZero(b); got != (tc.nonZero < 0) {
-				t.Errorf("isZero = %v with a non-zero byte at %d of %d", got, tc.nonZero, tc.size)
-			}
-		})
-	}
-}
-
 // TestStreamImportIsSparse imports a gzip-compressed raw disk (a stream, written chunk by chunk)
 // whose only data is 4 KiB inside one 1 MiB chunk: the file target must allocate about that, not the chunk.
 func TestStreamImportIsSparse(t *testing.T) {
