@@ -74,7 +74,6 @@ func (z *Reader) decode(o int) (int, error) {
 	for o < len(z.buf) {
 		if z.block == noBlock {
 			if z.final {
-				d.ended = true
 				return o, io.EOF
 			}
 			if err := z.startBlock(); err != nil {
