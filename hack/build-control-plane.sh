@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Builds the Kubernetes and etcd binaries the integration and e2e tests run, from the Go module proxy,
-# into a cache directory (default .cache/bin). A binary is reused when its stamp (<name>.stamp) matches the
+# Builds the Kubernetes, etcd and Tekton Pipelines binaries the integration and e2e tests run, from the Go module
+# proxy, into a cache directory (default .cache/bin). A binary is reused when its stamp (<name>.stamp) matches the
 # wrapper module's go.mod and go.sum, so bumping a version there rebuilds it.
 #
 # Usage: hack/build-control-plane.sh [component ...]
-#   components: etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl (default: etcd kube-apiserver)
+#   components: etcd kube-apiserver kube-controller-manager kube-proxy kube-scheduler kubelet kubectl (default: etcd kube-apiserver)
+#               tekton-controller tekton-webhook tekton-entrypoint tekton-nop tekton-sidecarlogresults
+#               tekton-workingdirinit (github.com/tektoncd/pipeline, version pinned in hack/tools/tekton/go.mod)
+#               coredns (github.com/coredns/coredns with the plugins Kubernetes' DNS addon uses, hack/tools/coredns)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +28,8 @@ version_flags() {
 module_of() {
 	case $1 in
 	etcd) echo "$root/hack/tools/etcd" ;;
+	tekton-*) echo "$root/hack/tools/tekton" ;;
+	coredns) echo "$root/hack/tools/coredns" ;;
 	*) echo "$root/hack/tools/controlplane" ;;
 	esac
 }
@@ -45,11 +50,14 @@ build() {
 	fi
 	echo "build $name"
 	case $name in
-	etcd)
-		(cd "$root/hack/tools/etcd" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$bin_dir/etcd.tmp" .) ;;
-	kube-apiserver | kube-controller-manager | kube-scheduler | kubelet | kubectl)
+	etcd | coredns)
+		(cd "$(module_of "$name")" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$bin_dir/$name.tmp" .) ;;
+	kube-apiserver | kube-controller-manager | kube-proxy | kube-scheduler | kubelet | kubectl)
 		(cd "$root/hack/tools/controlplane" && CGO_ENABLED=0 go build -trimpath -ldflags "$(version_flags)" \
 			-o "$bin_dir/$name.tmp" "k8s.io/kubernetes/cmd/$name") ;;
+	tekton-controller | tekton-webhook | tekton-entrypoint | tekton-nop | tekton-sidecarlogresults | tekton-workingdirinit)
+		(cd "$root/hack/tools/tekton" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" \
+			-o "$bin_dir/$name.tmp" "github.com/tektoncd/pipeline/cmd/${name#tekton-}") ;;
 	*)
 		echo "unknown component $name" >&2
 		exit 2 ;;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make e2e`: builds the cluster binaries and goldimage's images (no Docker), starts a single-node cluster
-# (hack/cluster/up.sh), deploys goldimage from config/ and runs the tests in test/e2e. The cluster is torn down
+# `make e2e`: builds the cluster binaries, Tekton Pipelines and goldimage's images (no Docker), starts a single-node
+# cluster (hack/cluster/up.sh), deploys goldimage from config/, Tekton Pipelines from its own config/ (images built
+# here), goldimage's tasks and pipelines, and an in-cluster registry, then runs the tests in test/e2e. The cluster is torn down
 # on exit, pass or fail; GOLDIMAGE_E2E_KEEP=1 leaves it running for inspection (then run hack/cluster/down.sh).
 # On failure, cluster state and logs are copied to .cache/e2e/diagnostics.
 #
@@ -13,19 +14,31 @@ cd "$root"
 work=$root/.cache/e2e
 controller_image=goldimage.local/cron-controller:e2e
 importer_image=goldimage.local/importer:e2e
+task_image=ghcr.io/goldimage/tasks:v0.1.0 # the reference tasks/ and pipelines/ use, so they apply unchanged
+registry_image=goldimage.local/docker-registry:e2e
+tekton_version=v1.0.0 # the version hack/tools/tekton/go.mod pins
+tekton_commands=(controller webhook entrypoint nop sidecarlogresults workingdirinit)
+tekton_shell_image=goldimage.local/tekton-shell:e2e
+# In-cluster registry the pipelines push to and the crons poll, by Service name (test/e2e/manifests/registry.yaml).
+export GOLDIMAGE_E2E_REGISTRY=registry.goldimage-registry.svc.cluster.local:5000
 
 main() {
 	[ "$(id -u)" = 0 ] || die "needs root (containerd, kubelet, loop devices)"
 	hack/install-deps.sh
 	GOLDIMAGE_BIN_DIR=$GOLDIMAGE_BIN_DIR hack/build-control-plane.sh \
-		etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl
+		etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl kube-proxy coredns \
+		"${tekton_commands[@]/#/tekton-}"
 	build_images
+	build_standin_iso
 	trap finish EXIT
 	trap 'exit 130' INT TERM # so that finish runs on ^C and on CI timeouts too
 	hack/cluster/up.sh
 	load_images
 	deploy
-	go test -tags e2e -count=1 -v -timeout 30m ./test/e2e/ "$@"
+	deploy_registry
+	deploy_tekton
+	deploy_tasks
+	go test -tags e2e -count=1 -v -timeout 40m ./test/e2e/ "$@"
 }
 
 # build_images compiles the commands statically and packs each into an image tarball.
@@ -40,6 +53,45 @@ build_images() {
 		"$work/bin/importer:/usr/bin/importer"
 	go run ./hack/tools/imagebuild --tag "$controller_image" --user 65532 --out "$work/images/cron-controller.tar" \
 		"$work/bin/cron-controller:/usr/bin/cron-controller"
+	build_tekton_images
+	build_registry_image
+	tasks/image/build.sh "$work/images/tasks.tar" "$task_image"
+}
+
+# build_tekton_images packs each Tekton command as ko would lay it out (/ko-app/NAME, uid 65532), and a shell
+# image (Debian's static busybox) for Tekton's place-scripts init container.
+build_tekton_images() {
+	local cmd
+	for cmd in "${tekton_commands[@]}"; do
+		go run ./hack/tools/imagebuild --tag "goldimage.local/tekton-$cmd:$tekton_version" --user 65532 \
+			--out "$work/images/tekton-$cmd.tar" "$GOLDIMAGE_BIN_DIR/tekton-$cmd:/ko-app/$cmd"
+	done
+	local links=() applet
+	for applet in sh cat touch chmod mkdir cp ls base64 echo; do
+		links+=(--link "busybox:/bin/$applet")
+	done
+	go run ./hack/tools/imagebuild --tag "$tekton_shell_image" --user 65532 --entrypoint /bin/sh "${links[@]}" \
+		--out "$work/images/tekton-shell.tar" /bin/busybox:/bin/busybox
+}
+
+# build_registry_image packs Debian's docker-registry (distribution) with the shared libraries it links.
+build_registry_image() {
+	local bin=/usr/bin/docker-registry files=() lib
+	files+=("$bin:$bin")
+	for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
+		files+=("$(readlink -f "$lib"):$lib")
+	done
+	go run ./hack/tools/imagebuild --tag "$registry_image" --user 65532 --entrypoint "$bin" \
+		--out "$work/images/docker-registry.tar" "${files[@]}"
+}
+
+# build_standin_iso makes the stand-in installer ISO (hack/installer-iso) the pipeline tests install from.
+build_standin_iso() {
+	local iso=$work/standin.iso
+	if [ ! -s "$iso" ] || [ hack/installer-iso/build.sh -nt "$iso" ] || [ hack/installer-iso/init.sh -nt "$iso" ]; then
+		hack/installer-iso/build.sh "$iso.tmp" && mv "$iso.tmp" "$iso"
+	fi
+	export GOLDIMAGE_E2E_STANDIN_ISO=$iso
 }
 
 load_images() {
@@ -66,10 +118,52 @@ deploy() {
 	while read -r ns name; do
 		kubectl -n "$ns" set image "deployment/$name" "*=$controller_image" >/dev/null
 		kubectl -n "$ns" set env "deployment/$name" --all "IMPORTER_IMAGE=$importer_image" >/dev/null
-		kubectl -n "$ns" patch "deployment/$name" --type json \
-			-p '[{"op": "add", "path": "/spec/template/spec/containers/0/imagePullPolicy", "value": "Never"}]' >/dev/null
+		kubectl -n "$ns" patch "deployment/$name" --type json -p '[
+			{"op": "add", "path": "/spec/template/spec/containers/0/imagePullPolicy", "value": "Never"},
+			{"op": "add", "path": "/spec/template/spec/containers/0/args/-", "value": "--insecure-registries='"$GOLDIMAGE_E2E_REGISTRY"'"}]' >/dev/null
 		kubectl -n "$ns" rollout status "deployment/$name" --timeout 120s
-	done < <(kubectl get deployments --all-namespaces --no-headers -o custom-columns=NS:.metadata.namespace,NAME:.metadata.name)
+	done < <(kubectl kustomize "${dirs[@]: -1}" | kubectl get -f - --ignore-not-found --no-headers \
+		-o custom-columns=KIND:.kind,NS:.metadata.namespace,NAME:.metadata.name | awk '$1 == "Deployment" {print $2, $3}')
+}
+
+# deploy_registry runs Debian's docker-registry in the cluster behind a Service (plain HTTP, listed insecure above).
+deploy_registry() {
+	kubectl apply -f test/e2e/manifests/registry.yaml >/dev/null
+	kubectl -n goldimage-registry set image deployment/registry "*=$registry_image" >/dev/null
+	kubectl -n goldimage-registry rollout status deployment/registry --timeout 120s
+}
+
+# deploy_tekton applies Tekton Pipelines' own config/ from its module, with ko:// references replaced by the
+# images built here; the events controller, the webhook's HorizontalPodAutoscaler and the remote resolvers
+# (config/events.yaml, webhook-hpa.yaml, resolvers/) are left out.
+deploy_tekton() {
+	local dir manifest=$work/tekton.yaml f
+	dir=$(cd hack/tools/tekton && go list -m -f '{{.Dir}}' github.com/tektoncd/pipeline)/config
+	: >"$manifest"
+	for f in "$dir"/100-namespace/*.yaml "$dir"/*.yaml "$dir"/300-crds/*.yaml; do
+		case $(basename "$f") in events.yaml | webhook-hpa.yaml) continue ;; esac
+		{ cat "$f"; echo "---"; } >>"$manifest"
+	done
+	sed -i -e "s#ko://github.com/tektoncd/pipeline/cmd/\([a-z]*\)#goldimage.local/tekton-\1:$tekton_version#g" \
+		-e "s#cgr.dev/chainguard/busybox@sha256:[0-9a-f]*#$tekton_shell_image#" "$manifest"
+	kubectl apply --server-side -f "$manifest" >/dev/null
+	kubectl wait --for condition=Established --timeout 60s crd -l app.kubernetes.io/part-of=tekton-pipelines >/dev/null
+	kubectl -n tekton-pipelines rollout status deployment/tekton-pipelines-webhook --timeout 180s
+	kubectl -n tekton-pipelines rollout status deployment/tekton-pipelines-controller --timeout 180s
+}
+
+# deploy_tasks installs goldimage's tasks and pipelines as a user would (tasks/README.md), into the namespace the
+# pipeline tests run in, once the Tekton webhook admits them.
+deploy_tasks() {
+	local i
+	kubectl create namespace goldimage-pipelines >/dev/null
+	for i in $(seq 1 30); do
+		kubectl -n goldimage-pipelines apply -k tasks/ >/dev/null 2>"$work/tasks-apply.err" &&
+			kubectl -n goldimage-pipelines apply -k pipelines/ >/dev/null 2>>"$work/tasks-apply.err" && return 0
+		sleep 2
+	done
+	cat "$work/tasks-apply.err" >&2
+	die "tasks/ and pipelines/ were not admitted by the Tekton webhook"
 }
 
 finish() {
@@ -93,7 +187,9 @@ collect_diagnostics() {
 	[ -d "$logs" ] && cp -r "$logs" "$out/components"
 	kubectl get nodes,pv,pvc,pods,deployments,datavolumes,dataimportcrons,datasources --all-namespaces -o wide \
 		>"$out/objects.txt" 2>&1
-	kubectl get datavolumes,dataimportcrons,datasources,pvc,pods --all-namespaces -o yaml >"$out/objects.yaml" 2>&1
+	kubectl get pipelineruns,taskruns --all-namespaces -o wide >>"$out/objects.txt" 2>&1
+	kubectl get datavolumes,dataimportcrons,datasources,pvc,pods,pipelineruns,taskruns --all-namespaces -o yaml \
+		>"$out/objects.yaml" 2>&1
 	kubectl get events --all-namespaces --sort-by .lastTimestamp >"$out/events.txt" 2>&1
 	local ns pod
 	while read -r ns pod; do

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stops the cluster hack/cluster/up.sh started and removes everything it made: pods (through the kubelet, so
-# CNI tears their networks down), processes, mounts, loop devices, the bridge, the iptables rule, kubelet's
+# CNI tears their networks down), processes, mounts, loop devices, the bridge, kube-proxy's iptables rules, kubelet's
 # cgroups, changed sysctls and $GOLDIMAGE_CLUSTER_DIR. Safe to run after a partial start and more than once.
 set -uo pipefail
 # shellcheck source=hack/cluster/env.sh
@@ -13,6 +13,8 @@ main() {
 	remove_containers
 	stop containerd
 	kill_shims
+	stop kube-proxy
+	remove_kube_proxy_rules
 	stop kube-scheduler
 	stop kube-controller-manager
 	stop kube-apiserver # before etcd, so it does not spin on a vanished backend
@@ -101,11 +103,13 @@ remove_loops() {
 	rm -f "$state/loops"
 }
 
+# remove_kube_proxy_rules deletes the iptables chains and rules kube-proxy made (its own --cleanup).
+remove_kube_proxy_rules() {
+	[ -f "$state/kube-proxy-rules" ] || return 0
+	"$GOLDIMAGE_BIN_DIR/kube-proxy" --cleanup >"$logs/kube-proxy-cleanup.log" 2>&1 && rm -f "$state/kube-proxy-rules"
+}
+
 remove_network() {
-	if [ -f "$state/iptables" ]; then
-		# shellcheck disable=SC2046 # the rule is several iptables arguments: split on purpose
-		iptables -t nat -D PREROUTING $(service_dnat_rule) && rm -f "$state/iptables"
-	fi
 	if [ -f "$state/bridge" ]; then
 		ip link del "$(cat "$state/bridge")" && rm -f "$state/bridge"
 	fi

@@ -11,6 +11,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 : "${GOLDIMAGE_POD_GATEWAY:=10.88.0.1}"                 # the host on the pod bridge: node IP, API server, test registry
 : "${GOLDIMAGE_SERVICE_CIDR:=10.96.0.0/16}"
 : "${GOLDIMAGE_KUBERNETES_SERVICE_IP:=10.96.0.1}"
+: "${GOLDIMAGE_DNS_SERVICE_IP:=10.96.0.10}"            # CoreDNS, the cluster DNS
+: "${GOLDIMAGE_DNS_IMAGE:=goldimage.local/coredns:e2e}"
 : "${GOLDIMAGE_BRIDGE:=gi-e2e0}"
 : "${GOLDIMAGE_PAUSE_IMAGE:=goldimage.local/pause:e2e}"
 : "${GOLDIMAGE_FS_PVS:=10}"                              # hostPath filesystem PVs to create
@@ -25,8 +27,3 @@ export KUBECONFIG=$state/admin.kubeconfig
 containerd_sock=$run/containerd.sock
 kubectl() { "$GOLDIMAGE_BIN_DIR/kubectl" "$@"; }
 ctr_k8s() { ctr --address "$containerd_sock" -n k8s.io "$@"; }
-# service_dnat_rule prints the iptables nat rule that sends pods' traffic for the kubernetes Service to the API server.
-service_dnat_rule() {
-	echo "-d $GOLDIMAGE_KUBERNETES_SERVICE_IP/32 -p tcp --dport 443 -m comment --comment goldimage-e2e" \
-		"-j DNAT --to-destination $GOLDIMAGE_POD_GATEWAY:$GOLDIMAGE_APISERVER_PORT"
-}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts a single-node Kubernetes cluster on this machine for the e2e tests: etcd, kube-apiserver,
-# kube-controller-manager, kube-scheduler (from hack/build-control-plane.sh), Debian's containerd+runc with a CNI
-# bridge, and a kubelet; then a StorageClass with hostPath filesystem PVs and loop-device block PVs.
+# kube-controller-manager, kube-scheduler, kube-proxy (iptables mode) and CoreDNS (from hack/build-control-plane.sh),
+# Debian's containerd+runc with a CNI bridge, and a kubelet; then a StorageClass with hostPath filesystem PVs and
+# loop-device block PVs.
 # Needs root. Everything lives in $GOLDIMAGE_CLUSTER_DIR; hack/cluster/down.sh undoes all of it (also after a failed start).
 #
 # Usage: hack/cluster/up.sh    (then: export KUBECONFIG=$GOLDIMAGE_CLUSTER_DIR/admin.kubeconfig)
@@ -22,6 +23,8 @@ main() {
 	start_containerd
 	load_pause_image
 	start_kubelet
+	start_kube_proxy
+	deploy_dns
 	make_storage
 	echo "cluster up: export KUBECONFIG=$KUBECONFIG"
 }
@@ -32,7 +35,7 @@ preflight() {
 		die "$state exists: a cluster is running or was not cleaned up; run hack/cluster/down.sh"
 	fi
 	local b
-	for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl; do
+	for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl kube-proxy coredns; do
 		[ -x "$GOLDIMAGE_BIN_DIR/$b" ] || die "$GOLDIMAGE_BIN_DIR/$b missing: run hack/build-control-plane.sh $b"
 	done
 	for b in containerd ctr runc openssl iptables losetup; do
@@ -44,7 +47,7 @@ preflight() {
 # save_host_settings records the global sysctls the CNI bridge plugin and kubelet change, for down.sh to restore.
 save_host_settings() {
 	local k
-	for k in net/ipv4/ip_forward vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops \
+	for k in net/ipv4/ip_forward net/bridge/bridge-nf-call-iptables net/ipv4/conf/all/route_localnet vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops \
 		kernel/keys/root_maxkeys kernel/keys/root_maxbytes; do
 		[ -e "/proc/sys/$k" ] && echo "$k $(cat "/proc/sys/$k")"
 	done >"$state/sysctl.orig"
@@ -76,16 +79,16 @@ issue() {
 }
 
 # make_bridge creates the pod bridge up front so the host (node IP, API server, test registry) has the gateway
-# address before any pod exists, and sends pods' traffic for the kubernetes Service to the API server, which is
-# what kube-proxy would do for that one Service.
+# address before any pod exists. Traffic between pods on the bridge passes the host's iptables
+# (bridge-nf-call-iptables), so that kube-proxy's Service rules see replies too.
 make_bridge() {
 	ip link add name "$GOLDIMAGE_BRIDGE" type bridge
 	echo "$GOLDIMAGE_BRIDGE" >"$state/bridge"
 	ip addr add "$GOLDIMAGE_POD_GATEWAY/${GOLDIMAGE_POD_CIDR#*/}" dev "$GOLDIMAGE_BRIDGE"
 	ip link set "$GOLDIMAGE_BRIDGE" up
-	# shellcheck disable=SC2046 # the rule is several iptables arguments: split on purpose
-	iptables -t nat -A PREROUTING $(service_dnat_rule)
-	touch "$state/iptables"
+	[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] || modprobe br_netfilter ||
+		die "bridge netfilter unavailable (modprobe br_netfilter): kube-proxy's Service rules would miss pod-to-pod replies"
+	echo 1 >/proc/sys/net/bridge/bridge-nf-call-iptables
 	cat >"$state/cni/net.d/10-goldimage-e2e.conflist" <<-EOF
 	{
 	  "cniVersion": "1.0.0",
@@ -191,6 +194,7 @@ start_kubelet() {
 	healthzBindAddress: 127.0.0.1
 	healthzPort: 10248
 	clusterDomain: cluster.local
+	clusterDNS: [$GOLDIMAGE_DNS_SERVICE_IP]
 	resolvConf: /etc/resolv.conf
 	authentication:
 	  anonymous: {enabled: false}
@@ -203,6 +207,45 @@ start_kubelet() {
 		--root-dir "$state/kubelet" --cert-dir "$state/kubelet/pki" \
 		--hostname-override "$GOLDIMAGE_NODE_NAME" --node-ip "$GOLDIMAGE_POD_GATEWAY"
 	wait_for "node $GOLDIMAGE_NODE_NAME Ready" node_ready
+}
+
+# start_kube_proxy runs kube-proxy in iptables mode on the host, as a node agent. It changes no conntrack or
+# localnet sysctls (zero limits keep the host's values; NodePorts only on the node IP).
+start_kube_proxy() {
+	cat >"$state/kube-proxy.yaml" <<-EOF
+	apiVersion: kubeproxy.config.k8s.io/v1alpha1
+	kind: KubeProxyConfiguration
+	clientConnection: {kubeconfig: "$KUBECONFIG"}
+	mode: iptables
+	hostnameOverride: $GOLDIMAGE_NODE_NAME
+	clusterCIDR: $GOLDIMAGE_POD_CIDR
+	bindAddress: $GOLDIMAGE_POD_GATEWAY
+	healthzBindAddress: 127.0.0.1:10256
+	metricsBindAddress: 127.0.0.1:10249
+	nodePortAddresses: [$GOLDIMAGE_POD_GATEWAY/32]
+	conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
+	EOF
+	start kube-proxy "$GOLDIMAGE_BIN_DIR/kube-proxy" --config "$state/kube-proxy.yaml"
+	touch "$state/kube-proxy-rules"
+	wait_for "kube-proxy" curl -fsS http://127.0.0.1:10256/healthz
+	wait_for "the kubernetes Service through kube-proxy" curl -fsS --cacert "$pki/ca.crt" \
+		"https://$GOLDIMAGE_KUBERNETES_SERVICE_IP/readyz"
+}
+
+# deploy_dns runs CoreDNS as the cluster DNS from Kubernetes' own addon manifest (cluster/addons/dns/coredns in the
+# k8s.io/kubernetes module), with its variables filled in and its image replaced by the one built here.
+deploy_dns() {
+	local manifest tar=$state/images/coredns.tar
+	manifest=$(cd "$root/hack/tools/controlplane" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)/cluster/addons/dns/coredns/coredns.yaml.sed
+	[ -f "$manifest" ] || die "$manifest missing"
+	(cd "$root" && go run ./hack/tools/imagebuild --tag "$GOLDIMAGE_DNS_IMAGE" --out "$tar" --user 0 \
+		"$GOLDIMAGE_BIN_DIR/coredns:/coredns")
+	ctr_k8s images import "$tar" >/dev/null
+	sed -e "s/\$DNS_DOMAIN/cluster.local/g" -e "s/\$DNS_SERVER_IP/$GOLDIMAGE_DNS_SERVICE_IP/g" \
+		-e "s/\$DNS_MEMORY_LIMIT/170Mi/g" -e "s#image: registry.k8s.io/coredns/coredns:.*#image: $GOLDIMAGE_DNS_IMAGE#" \
+		"$manifest" >"$state/coredns.yaml"
+	kubectl apply -f "$state/coredns.yaml" >/dev/null
+	kubectl -n kube-system rollout status deployment/coredns --timeout 120s
 }
 
 node_ready() {

@@ -1,5 +1,6 @@
-// Command imagebuild packs static binaries into a single-layer container image tarball without Docker,
-// for loading into the e2e cluster's containerd with `ctr images import`.
+// Command imagebuild packs static binaries (and optionally root filesystem tarballs below them, e.g. one made by
+// mmdebstrap) into a container image tarball without Docker, for loading into the e2e cluster's containerd with
+// `ctr images import`.
 //
 // Usage:
 //
@@ -7,4 +8,6 @@
 //	    --entrypoint /importer bin/importer:/importer
 //
 // Each positional argument is SOURCE:DEST, a host file copied into the image at DEST with mode 0755.
+// --layer TAR adds a root filesystem tarball below them, --link TARGET:DEST a symbolic link, --env NAME=VALUE an
+// environment variable; --entrypoint= (empty) records no entrypoint.
 package main

@@ -23,12 +23,22 @@ type File struct {
 	Dest   string // absolute path inside the image
 }
 
-// Spec describes a single-layer image of static binaries.
+// Spec describes an image: optional base layers (root filesystem tarballs made elsewhere, e.g. by mmdebstrap),
+// then one layer of host files, usually static binaries.
 type Spec struct {
+	BaseLayers []string // paths of uncompressed or gzip tarballs, bottom first
 	Files      []File
+	Links      []Link   // symbolic links added with the files
 	User       string   // numeric uid (or uid:gid) the container runs as
 	Arch       string   // GOARCH-style architecture recorded in the config
-	Entrypoint []string // command the container runs
+	Entrypoint []string // command the container runs; none when empty
+	Env        []string // NAME=VALUE; default PATH=/usr/local/bin:/usr/bin:/bin
+}
+
+// Link is a symbolic link to place in the image.
+type Link struct {
+	Target string // what the link points to, e.g. busybox
+	Dest   string // absolute path of the link inside the image
 }
 
 // epoch is the fixed timestamp of every file and of the image, so builds are reproducible.
@@ -36,19 +46,30 @@ var epoch = time.Unix(0, 0).UTC()
 
 // Build assembles the image described by spec.
 func Build(spec Spec) (v1.Image, error) {
-	layerTar, err := layerBytes(spec.Files)
-	if err != nil {
-		return nil, err
+	var layers []v1.Layer
+	for _, base := range spec.BaseLayers {
+		layer, err := tarball.LayerFromFile(base)
+		if err != nil {
+			return nil, fmt.Errorf("base layer %s: %w", base, err)
+		}
+		layers = append(layers, layer)
 	}
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(layerTar)), nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("make layer: %w", err)
+	if len(spec.Files) > 0 || len(spec.Links) > 0 {
+		layerTar, err := layerBytes(spec.Files, spec.Links)
+		if err != nil {
+			return nil, err
+		}
+		layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(layerTar)), nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("make layer: %w", err)
+		}
+		layers = append(layers, layer)
 	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
+	img, err := mutate.AppendLayers(empty.Image, layers...)
 	if err != nil {
-		return nil, fmt.Errorf("append layer: %w", err)
+		return nil, fmt.Errorf("append layers: %w", err)
 	}
 	cfg, err := img.ConfigFile()
 	if err != nil {
@@ -58,7 +79,10 @@ func Build(spec Spec) (v1.Image, error) {
 	cfg.OS, cfg.Architecture, cfg.Created = "linux", spec.Arch, v1.Time{Time: epoch}
 	cfg.Config.Entrypoint = spec.Entrypoint
 	cfg.Config.User = spec.User
-	cfg.Config.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin"}
+	cfg.Config.Env = spec.Env
+	if len(cfg.Config.Env) == 0 {
+		cfg.Config.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin"}
+	}
 	img, err = mutate.ConfigFile(img, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("set image config: %w", err)
@@ -82,8 +106,8 @@ func WriteTarball(out, ref string, spec Spec) error {
 	return nil
 }
 
-// layerBytes returns an uncompressed tar holding the files, their parent directories and /tmp.
-func layerBytes(files []File) ([]byte, error) {
+// layerBytes returns an uncompressed tar holding the files, the links, their parent directories and /tmp.
+func layerBytes(files []File, links []Link) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	dirs := map[string]bool{}
@@ -96,6 +120,15 @@ func layerBytes(files []File) ([]byte, error) {
 		}
 		if err := writeFile(tw, f); err != nil {
 			return nil, err
+		}
+	}
+	for _, l := range links {
+		if err := writeParents(tw, dirs, l.Dest); err != nil {
+			return nil, err
+		}
+		hdr := &tar.Header{Typeflag: tar.TypeSymlink, Name: strings.TrimPrefix(l.Dest, "/"), Linkname: l.Target, Mode: 0o777, ModTime: epoch}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, fmt.Errorf("add link %s: %w", l.Dest, err)
 		}
 	}
 	if err := tw.Close(); err != nil {

@@ -98,3 +98,64 @@ func TestWriteTarballMissingSource(t *testing.T) {
 		t.Fatalf("error = %v, want it to name the missing file", err)
 	}
 }
+
+func TestWriteTarballBaseLayerAndLinks(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "rootfs.tar")
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "etc/os-release", Mode: 0o644, Size: 6})
+	tw.Write([]byte("debian"))
+	tw.Close()
+	if err := os.WriteFile(base, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "busybox")
+	os.WriteFile(bin, []byte("bb"), 0o755)
+	out := filepath.Join(dir, "img.tar")
+	spec := Spec{BaseLayers: []string{base}, Files: []File{{Source: bin, Dest: "/bin/busybox"}},
+		Links: []Link{{Target: "busybox", Dest: "/bin/sh"}}, User: "107", Arch: "amd64", Env: []string{"PATH=/bin"}}
+	if err := WriteTarball(out, "goldimage.local/tool:test", spec); err != nil {
+		t.Fatal(err)
+	}
+	tag, _ := name.NewTag("goldimage.local/tool:test")
+	img, err := tarball.ImageFromPath(out, &tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := img.ConfigFile()
+	if len(cfg.Config.Entrypoint) != 0 || strings.Join(cfg.Config.Env, ",") != "PATH=/bin" {
+		t.Errorf("entrypoint %q env %q, want none and PATH=/bin", cfg.Config.Entrypoint, cfg.Config.Env)
+	}
+	layers, err := img.Layers()
+	if err != nil || len(layers) != 2 {
+		t.Fatalf("layers = %d, %v; want base + files", len(layers), err)
+	}
+	names := func(l int) map[string]*tar.Header {
+		rc, err := layers[l].Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		got := map[string]*tar.Header{}
+		tr := tar.NewReader(rc)
+		for hdr, err := tr.Next(); err == nil; hdr, err = tr.Next() {
+			got[hdr.Name] = hdr
+		}
+		return got
+	}
+	if _, ok := names(0)["etc/os-release"]; !ok {
+		t.Error("base layer lost etc/os-release")
+	}
+	if sh := names(1)["bin/sh"]; sh == nil || sh.Typeflag != tar.TypeSymlink || sh.Linkname != "busybox" {
+		t.Errorf("bin/sh = %+v, want a symlink to busybox", sh)
+	}
+}
+
+func TestParseLinksErrors(t *testing.T) {
+	for _, arg := range []string{"busybox", "busybox:bin/sh", ":/bin/sh"} {
+		if _, err := parseLinks([]string{arg}); err == nil || !strings.Contains(err.Error(), "want TARGET:/ABSOLUTE/DEST") {
+			t.Errorf("parseLinks(%q) error = %v", arg, err)
+		}
+	}
+}

@@ -20,23 +20,53 @@ func run(args []string) error {
 	tag := fs.String("tag", "", "image reference to record in the tarball, e.g. goldimage.local/importer:e2e")
 	out := fs.String("out", "", "path of the image tarball to write")
 	user := fs.String("user", "65532", "numeric user the image runs as")
-	entrypoint := fs.String("entrypoint", "", "entrypoint path inside the image (default: DEST of the first file)")
+	entrypoint := fs.String("entrypoint", "", "entrypoint path inside the image (default: DEST of the first file; --entrypoint= sets none)")
 	arch := fs.String("arch", runtime.GOARCH, "image architecture")
+	var bases, links, env listFlag
+	fs.Var(&bases, "layer", "a root filesystem tarball to put below the files (repeatable, bottom first)")
+	fs.Var(&links, "link", "TARGET:/ABSOLUTE/DEST, a symbolic link to add (repeatable)")
+	fs.Var(&env, "env", "NAME=VALUE for the image config (repeatable; default PATH=/usr/local/bin:/usr/bin:/bin)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *tag == "" || *out == "" || fs.NArg() == 0 {
-		return fmt.Errorf("usage: imagebuild --tag REF --out FILE [--user UID] [--entrypoint PATH] SOURCE:DEST [SOURCE:DEST]")
+	if *tag == "" || *out == "" || (fs.NArg() == 0 && len(bases) == 0) {
+		return fmt.Errorf("usage: imagebuild --tag REF --out FILE [--user UID] [--entrypoint PATH] [--layer TAR] [--link TARGET:DEST] [--env N=V] SOURCE:DEST [SOURCE:DEST]")
 	}
 	files, err := parseFiles(fs.Args())
 	if err != nil {
 		return err
 	}
-	spec := Spec{Files: files, User: *user, Arch: *arch, Entrypoint: []string{files[0].Dest}}
-	if *entrypoint != "" {
+	spec := Spec{BaseLayers: bases, Files: files, User: *user, Arch: *arch, Env: env}
+	if spec.Links, err = parseLinks(links); err != nil {
+		return err
+	}
+	entrypointSet := false
+	fs.Visit(func(f *flag.Flag) { entrypointSet = entrypointSet || f.Name == "entrypoint" })
+	switch {
+	case *entrypoint != "":
 		spec.Entrypoint = []string{*entrypoint}
+	case !entrypointSet && len(files) > 0:
+		spec.Entrypoint = []string{files[0].Dest}
 	}
 	return WriteTarball(*out, *tag, spec)
+}
+
+// listFlag collects the values of a repeatable flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+func parseLinks(args []string) ([]Link, error) {
+	links := make([]Link, 0, len(args))
+	for _, a := range args {
+		target, dest, ok := strings.Cut(a, ":")
+		if !ok || target == "" || !strings.HasPrefix(dest, "/") {
+			return nil, fmt.Errorf("link argument %q: want TARGET:/ABSOLUTE/DEST", a)
+		}
+		links = append(links, Link{Target: target, Dest: dest})
+	}
+	return links, nil
 }
 
 func parseFiles(args []string) ([]File, error) {
