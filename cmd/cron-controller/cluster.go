@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
@@ -67,7 +68,7 @@ func Setup(mgr ctrl.Manager, o options) error {
 	dvs := datavolume.New(mgr.GetClient(), mgr.GetEventRecorderFor("datavolume-controller"), o.importerImage,
 		datavolume.WithMaxRestarts(int32(o.maxRestarts)), datavolume.WithPullPolicy(corev1.PullPolicy(o.pullPolicy)),
 		datavolume.WithAPIReader(mgr.GetAPIReader()), datavolume.WithImporterResources(o.resources),
-		datavolume.WithFilesystemOverhead(o.fsOverhead))
+		datavolume.WithFilesystemOverhead(o.fsOverhead), datavolume.WithInsecureRegistries(strings.Split(o.insecure, ",")...))
 	if err := dvs.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up DataVolume controller: %w", err)
 	}

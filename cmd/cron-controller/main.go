@@ -94,7 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.maxRestarts, "max-importer-restarts", 3, "retries of a retryable importer failure")
 	fs.DurationVar(&o.jitter, "poll-jitter", 10*time.Second, "maximum jitter added to scheduled polls")
 	fs.DurationVar(&o.shareWindow, "poll-share-window", 30*time.Second, "identical polls within this window share one registry request")
-	fs.StringVar(&o.insecure, "insecure-registries", "", "comma-separated registry hosts reached over plain HTTP or unverified TLS")
+	fs.StringVar(&o.insecure, "insecure-registries", "", "comma-separated registry hosts (host[:port]) that polls and importer pods reach over plain HTTP or unverified TLS")
 	fs.StringVar(&o.caRoot, "ca-dir", filepath.Join(os.TempDir(), "goldimage-ca"), "directory for registry CA bundles read from ConfigMaps")
 	quantities := importerResourceFlags(fs)
 	fs.StringVar(&o.fsOverhead, "filesystem-overhead", contract.DefaultFilesystemOverhead,

@@ -3,7 +3,9 @@ package datavolume
 import (
 	"cmp"
 	"errors"
+	"slices"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -73,6 +75,7 @@ type podConfig struct {
 	pullPolicy corev1.PullPolicy
 	fsOverhead string                       // IMPORTER_FILESYSTEM_OVERHEAD for filesystem claims; "": contract.DefaultFilesystemOverhead
 	resources  *corev1.ResourceRequirements // of the importer container; nil: DefaultImporterResources()
+	insecure   []string                     // registry hosts (host[:port]) importers reach over plain HTTP or unverified TLS
 }
 
 // DefaultImporterResources are the importer container's requests and limits unless WithImporterResources
@@ -96,6 +99,25 @@ func WithImporterResources(rr corev1.ResourceRequirements) Option {
 // a decimal such as "0.055" (CDI's CDIConfig filesystemOverhead.global); default contract.DefaultFilesystemOverhead.
 func WithFilesystemOverhead(overhead string) Option {
 	return func(r *Reconciler) { r.pod.fsOverhead = overhead }
+}
+
+// WithInsecureRegistries lists registry hosts (host or host:port, as in CDI's CDIConfig insecureRegistries) that
+// importer pods may reach over plain HTTP or unverified TLS; default none. Hazard: anyone on the path can
+// serve the image.
+func WithInsecureRegistries(hosts ...string) Option {
+	return func(r *Reconciler) {
+		for _, h := range hosts {
+			if h = strings.TrimSpace(h); h != "" {
+				r.pod.insecure = append(r.pod.insecure, h)
+			}
+		}
+	}
+}
+
+// insecureRegistry reports whether the registry of a docker:// endpoint is listed insecure.
+func (cfg podConfig) insecureRegistry(endpoint string) bool {
+	host, _, _ := strings.Cut(strings.TrimPrefix(endpoint, "docker://"), "/")
+	return slices.Contains(cfg.insecure, host)
 }
 
 // containerResources returns the configured requirements or the defaults.
@@ -209,6 +231,9 @@ func importerEnv(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, src 
 	}
 	if src.kind == "registry" {
 		env = append(env, corev1.EnvVar{Name: contract.EnvPullMethod, Value: string(cdiv1.RegistryPullPod)})
+		if cfg.insecureRegistry(src.endpoint) {
+			env = append(env, corev1.EnvVar{Name: contract.EnvInsecureTLS, Value: "true"})
+		}
 	}
 	if src.arch != "" {
 		env = append(env, corev1.EnvVar{Name: contract.EnvPlatformArch, Value: src.arch})

@@ -92,3 +92,27 @@ func TestImporterPodScratchLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestImporterPodInsecureRegistry(t *testing.T) {
+	cfg := podConfig{insecure: []string{"registry.ns.svc:5000", "plain.example"}}
+	for _, tc := range []struct {
+		name, kind, endpoint string
+		want                 bool
+	}{
+		{"listed host and port", "registry", "docker://registry.ns.svc:5000/golden/a@sha256:00", true},
+		{"listed host", "registry", "docker://plain.example/a:latest", true},
+		{"other port of a listed host", "registry", "docker://registry.ns.svc:5001/golden/a", false},
+		{"unlisted", "registry", "docker://quay.io/containerdisks/fedora:41", false},
+		{"http sources are not registries", "http", "http://plain.example/disk.img", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dv := &cdiv1.DataVolume{ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "vms", UID: "u-1"}}
+			claim := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "vm"}, Spec: *sourceClaim("1Gi", corev1.PersistentVolumeFilesystem).Spec.DeepCopy()}
+			pod := newImporterPod(dv, claim, importSource{kind: tc.kind, endpoint: tc.endpoint}, cfg)
+			got, _ := envOf(pod, contract.EnvInsecureTLS)
+			if (got == "true") != tc.want {
+				t.Errorf("%s = %q, want insecure %v", contract.EnvInsecureTLS, got, tc.want)
+			}
+		})
+	}
+}
