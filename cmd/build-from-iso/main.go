@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/goldimage/goldimage/internal/taskresult"
 	"io"
 	"os"
 	"os/signal"
@@ -25,10 +26,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "build-from-iso:", err)
-		os.Exit(1)
-	}
+	taskresult.Exit("build-from-iso", run(ctx, os.Args[1:], os.Stdout))
 }
 
 // listFlag collects a repeatable flag.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/goldimage/goldimage/internal/taskresult"
 	"io"
 	"os"
 
@@ -15,10 +16,7 @@ import (
 )
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "datasource-point:", err)
-		os.Exit(1)
-	}
+	taskresult.Exit("datasource-point", run(context.Background(), os.Args[1:], os.Stdout))
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/goldimage/goldimage/internal/taskresult"
 	"io"
 	"os"
 	"os/signal"
@@ -32,10 +33,7 @@ const usage = "usage: installer-vm create|wait|wait-datavolume|delete [flags] (s
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "installer-vm:", err)
-		os.Exit(1)
-	}
+	taskresult.Exit("installer-vm", run(ctx, os.Args[1:], os.Stdout))
 }
 
 type listFlag []string

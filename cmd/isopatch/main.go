@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/goldimage/goldimage/internal/taskresult"
 	"io"
 	"os"
 
@@ -14,10 +15,7 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "isopatch:", err)
-		os.Exit(1)
-	}
+	taskresult.Exit("isopatch", run(os.Args[1:], os.Stdout))
 }
 
 func run(args []string, out io.Writer) error {

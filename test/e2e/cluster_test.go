@@ -14,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -23,8 +24,9 @@ import (
 // cluster is the running e2e cluster as the tests see it.
 type cluster struct {
 	Client       client.Client
-	Gateway      string // host address on the pod bridge
-	StorageClass string // no-provisioner class with pre-created PVs
+	Kube         kubernetes.Interface // for what controller-runtime's client does not do (pod logs)
+	Gateway      string               // host address on the pod bridge
+	StorageClass string               // no-provisioner class with pre-created PVs
 }
 
 // connect builds a client from KUBECONFIG (set by hack/e2e.sh) and skips when no cluster is configured.
@@ -46,7 +48,11 @@ func connect(t *testing.T) *cluster {
 	if err != nil {
 		t.Fatalf("client for %s: %v", cfg.Host, err)
 	}
-	return &cluster{Client: c, Gateway: envOr("GOLDIMAGE_POD_GATEWAY", "10.88.0.1"),
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatalf("clientset for %s: %v", cfg.Host, err)
+	}
+	return &cluster{Client: c, Kube: kube, Gateway: envOr("GOLDIMAGE_POD_GATEWAY", "10.88.0.1"),
 		StorageClass: envOr("GOLDIMAGE_STORAGE_CLASS", "goldimage-local")}
 }
 
