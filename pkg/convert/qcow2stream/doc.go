@@ -10,6 +10,6 @@
 // past what was held, clusters that overlap, and tables or clusters past the end of the stream are
 // refused with ErrCorrupt.
 //
-// Backing files, encryption, external data files and extended L2 entries are refused with
-// ErrUnsupported. Snapshots are ignored: only the active L1 table is read.
+// Backing files, encryption and external data files are refused with ErrUnsupported; extended L2
+// entries (subclusters) are read. Snapshots are ignored: only the active L1 table is read.
 package qcow2stream

@@ -19,13 +19,22 @@ type header struct {
 	rtClusters  uint32
 	zstd        bool
 	v3          bool
+	extL2       bool // 16-byte L2 entries with a bitmap of 32 subclusters
+}
+
+// entryBytes is the size of an L2 entry.
+func (h *header) entryBytes() int64 {
+	if h.extL2 {
+		return 16
+	}
+	return 8
 }
 
 func (h *header) clusterSize() int64 { return 1 << h.clusterBits }
 
 // l1Needed is how many L1 entries the virtual size uses.
 func (h *header) l1Needed() int64 {
-	perL1 := h.clusterSize() * (h.clusterSize() / 8)
+	perL1 := h.clusterSize() * (h.clusterSize() / h.entryBytes())
 	return (h.size + perL1 - 1) / perL1
 }
 
@@ -94,14 +103,16 @@ func (h *header) features(incompatible uint64, compression byte) error {
 		return corruptf("header marks the image corrupt")
 	case incompatible&externalBit != 0:
 		return fmt.Errorf("%w: external data file", ErrUnsupported)
-	case incompatible&extL2Bit != 0:
-		return fmt.Errorf("%w: extended L2 entries", ErrUnsupported)
 	case incompatible&^known != 0:
 		return fmt.Errorf("%w: incompatible feature bits %#x", ErrUnsupported, incompatible&^known)
 	case incompatible&compressBit != 0 && compression > 1:
 		return fmt.Errorf("%w: compression type %d", ErrUnsupported, compression)
 	}
 	h.zstd = incompatible&compressBit != 0 && compression == 1
+	h.extL2 = incompatible&extL2Bit != 0
+	if h.extL2 && h.clusterBits < 14 {
+		return corruptf("extended L2 entries need clusters of at least 16 KiB, not %d bytes", h.clusterSize())
+	}
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package qcow2stream
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"sort"
@@ -16,34 +17,67 @@ type hold struct {
 	maxFile  int64 // -1: unbounded
 	file     *os.File
 	fileEnd  int64 // bytes written to file
-	peak     int64 // most bytes held at once, memory and file
+	peak     int64 // most bytes held at once, memory and file (zero runs cost nothing)
 	held     int64
 	log      func(string)
 }
 
-// segment is held stream bytes [off, off+n): in b, or at fileOff of the scratch file when b is nil.
+// segment is held stream bytes [off, off+n): in b, zeros when zero is set, or else at fileOff of
+// the scratch file. Zero runs (padding before aligned clusters, unused table space) cost no memory.
 type segment struct {
 	off, n  int64
 	b       []byte
+	zero    bool
 	fileOff int64
 }
 
 func (s segment) end() int64 { return s.off + s.n }
 
-// add holds b (owned by the hold from now on) at stream offset off, past every held byte.
+// zeroBlock is what held blocks are compared with.
+var zeroBlock = make([]byte, zeroGrain)
+
+// zeroGrain is the granularity of zero runs in the hold.
+const zeroGrain = 512
+
+// add holds b (owned by the hold from now on) at stream offset off, past every held byte; its
+// 512-byte zero blocks are kept as zero runs.
 func (h *hold) add(off int64, b []byte) error {
-	if len(b) == 0 {
-		return nil
+	for len(b) > 0 {
+		n, zero := run(b)
+		seg := segment{off: off, n: int64(n), zero: zero}
+		if !zero {
+			seg.b = b[:n:n]
+			if n < len(b) || len(b) != cap(b) { // keep only what is held, not the whole chunk
+				seg.b = append([]byte(nil), b[:n]...)
+			}
+			h.mem += int64(n)
+			h.held += int64(n)
+		}
+		h.segs = append(h.segs, seg)
+		off, b = off+int64(n), b[n:]
 	}
-	h.segs = append(h.segs, segment{off: off, n: int64(len(b)), b: b})
-	h.mem += int64(len(b))
-	h.held += int64(len(b))
 	h.peak = max(h.peak, h.held)
 	if h.mem > h.memLimit {
 		return h.evict()
 	}
 	return nil
 }
+
+// run returns the length of the leading run of b that is all zero blocks or all other blocks.
+func run(b []byte) (int, bool) {
+	zero := isZero(b[:min(len(b), zeroGrain)])
+	n := 0
+	for n < len(b) {
+		k := min(len(b)-n, zeroGrain)
+		if isZero(b[n:n+k]) != zero {
+			break
+		}
+		n += k
+	}
+	return n, zero
+}
+
+func isZero(b []byte) bool { return bytes.Equal(b, zeroBlock[:len(b)]) }
 
 // evict moves the oldest memory segments to the scratch file until memory is under half its limit.
 func (h *hold) evict() error {
@@ -63,7 +97,7 @@ func (h *hold) evict() error {
 	for i := range h.segs {
 		s := &h.segs[i]
 		if s.b == nil {
-			continue
+			continue // zeros, or already in the file
 		}
 		if h.maxFile >= 0 && h.fileEnd+s.n > h.maxFile {
 			return fmt.Errorf("%w: more than %d bytes arrived before the tables that map them", ErrNeedScratch, h.memLimit+h.maxFile)
@@ -93,7 +127,9 @@ func (h *hold) take(p []byte, off int64, keepFrom int64) (int, error) {
 			break
 		}
 		k := int(min(int64(len(p)-n), s.end()-at))
-		if s.b != nil {
+		if s.zero {
+			clear(p[n : n+k])
+		} else if s.b != nil {
 			copy(p[n:n+k], s.b[at-s.off:])
 		} else if _, err := h.file.ReadAt(p[n:n+k], s.fileOff+at-s.off); err != nil {
 			return n, fmt.Errorf("read scratch file: %w", err)
@@ -123,7 +159,9 @@ func (h *hold) release(from, to int64) {
 		if s.end() > to {
 			out = append(out, h.cut(s, to, s.end()))
 		}
-		h.held -= min(s.end(), to) - max(s.off, from)
+		if !s.zero {
+			h.held -= min(s.end(), to) - max(s.off, from)
+		}
 		if s.b != nil {
 			h.mem -= min(s.end(), to) - max(s.off, from)
 		}
@@ -133,7 +171,7 @@ func (h *hold) release(from, to int64) {
 
 // cut returns the part [a, b) of s.
 func (h *hold) cut(s segment, a, b int64) segment {
-	c := segment{off: a, n: b - a, fileOff: s.fileOff + a - s.off}
+	c := segment{off: a, n: b - a, zero: s.zero, fileOff: s.fileOff + a - s.off}
 	if s.b != nil {
 		c.b = s.b[a-s.off : b-s.off]
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -232,7 +233,8 @@ func (p *producer) walk() error {
 		return fmt.Errorf("read L1 table: %w", err)
 	}
 	cs := h.clusterSize()
-	perL2 := cs / 8
+	eb := h.entryBytes()
+	perL2 := cs / eb
 	tbl := make([]byte, cs)
 	for k := range h.l1Needed() {
 		start := k * perL2 * cs
@@ -249,7 +251,11 @@ func (p *producer) walk() error {
 			return fmt.Errorf("read L2 table %d: %w", k, err)
 		}
 		for j, off := int64(0), start; off < end; j, off = j+1, off+cs {
-			if err := p.cluster(binary.BigEndian.Uint64(tbl[j*8:]), off, min(cs, end-off)); err != nil {
+			var bitmap uint64
+			if h.extL2 {
+				bitmap = binary.BigEndian.Uint64(tbl[j*eb+8:])
+			}
+			if err := p.cluster(binary.BigEndian.Uint64(tbl[j*eb:]), bitmap, off, min(cs, end-off)); err != nil {
 				return err
 			}
 		}
@@ -257,14 +263,14 @@ func (p *producer) walk() error {
 	return nil
 }
 
-// cluster handles one L2 entry for the n guest bytes at off.
-func (p *producer) cluster(e uint64, off, n int64) error {
+// cluster handles one L2 entry (with its subcluster bitmap for extended L2) for the n guest bytes at off.
+func (p *producer) cluster(e, bitmap uint64, off, n int64) error {
 	h := p.h
 	if e&(1<<62) != 0 {
 		return p.compressed(e, off, n)
 	}
 	host := int64(e & offsetMask)
-	if host == 0 || h.v3 && e&1 != 0 {
+	if host == 0 || h.v3 && !h.extL2 && e&1 != 0 || h.extL2 && uint32(bitmap) == 0 {
 		p.zeros(off, off+n)
 		return nil
 	}
@@ -275,8 +281,22 @@ func (p *producer) cluster(e uint64, off, n int64) error {
 		return err
 	}
 	data := p.pool.Get().([]byte)[:n]
-	if _, err := p.src.fetch(data, host, false, 0); err != nil {
+	need := n
+	if h.extL2 { // the host cluster may end after its last allocated subcluster
+		sub := h.clusterSize() / 32
+		need = min(n, int64(bits.Len32(uint32(bitmap)))*sub)
+	}
+	if _, err := p.src.fetch(data[:need], host, false, 0); err != nil {
 		return fmt.Errorf("read cluster at guest offset %d: %w", off, err)
+	}
+	if h.extL2 { // subclusters not allocated read as zeros (there is no backing file)
+		clear(data[need:])
+		sub := h.clusterSize() / 32
+		for i := range int64(32) {
+			if bitmap&(1<<i) == 0 && i*sub < n {
+				clear(data[i*sub : min(n, (i+1)*sub)])
+			}
+		}
 	}
 	j := &job{off: off, n: n, data: data, done: make(chan struct{})}
 	close(j.done)

@@ -26,6 +26,8 @@ func TestQemuImgLayouts(t *testing.T) {
 		{"4k clusters, many L2 tables", dense, []string{"-c", "-o", "cluster_size=4096"}},
 		{"2M clusters", dense, []string{"-o", "cluster_size=2M"}},
 		{"512 byte clusters", dense, []string{"-c", "-o", "cluster_size=512"}},
+		{"extended L2", dense, []string{"-o", "extended_l2=on"}},
+		{"extended L2, zlib", dense, []string{"-c", "-o", "extended_l2=on"}},
 		{"zlib, three L2 tables", spread, []string{"-c"}},
 		{"uncompressed, three L2 tables", spread, nil},
 	}
