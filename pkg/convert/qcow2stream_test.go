@@ -33,15 +33,17 @@ func TestQcow2StreamsWithoutScratch(t *testing.T) {
 		}
 	}
 	qemu := func(args ...string) func(string) {
-		return func(p string) { qemuImg(t, append(append([]string{"convert", "-f", "raw", "-O", "qcow2"}, args...), raw, p)...) }
+		return func(p string) {
+			qemuImg(t, append(append([]string{"convert", "-f", "raw", "-O", "qcow2"}, args...), raw, p)...)
+		}
 	}
 	images := map[string]string{
-		"qemu-img":             img("q.qcow2", qemu()),
-		"qemu-img -c":          img("qc.qcow2", qemu("-c")),
-		"qemu-img -c zstd":     img("qz.qcow2", qemu("-c", "-o", "compression_type=zstd")),
-		"WriteQcow2":           img("o.qcow2", ours(QcowUncompressed)),
-		"WriteQcow2 zlib":      img("oc.qcow2", ours(QcowZlib)),
-		"WriteQcow2 zstd":      img("oz.qcow2", ours(QcowZstd)),
+		"qemu-img":         img("q.qcow2", qemu()),
+		"qemu-img -c":      img("qc.qcow2", qemu("-c")),
+		"qemu-img -c zstd": img("qz.qcow2", qemu("-c", "-o", "compression_type=zstd")),
+		"WriteQcow2":       img("o.qcow2", ours(QcowUncompressed)),
+		"WriteQcow2 zlib":  img("oc.qcow2", ours(QcowZlib)),
+		"WriteQcow2 zstd":  img("oz.qcow2", ours(QcowZstd)),
 	}
 	for name, p := range images {
 		t.Run(name, func(t *testing.T) {

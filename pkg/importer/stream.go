@@ -58,6 +58,18 @@ func convertStream(ctx context.Context, c *Config, t *target, h *hasher, progres
 			return result{}, fatalf("source is empty")
 		}
 		res = result{virtual: n, format: string(det.Format)}
+	case convert.FormatQcow2:
+		if res, err = streamImage(ctx, c, t, r, det, progress); err != nil {
+			return result{}, err
+		}
+	case convert.FormatVMDK:
+		if det.Subformat == "streamOptimized" {
+			if res, err = streamImage(ctx, c, t, r, det, progress); err != nil {
+				return result{}, err
+			}
+			break
+		}
+		fallthrough
 	default:
 		if res, err = spill(ctx, c, t, r, det, limit, progress); err != nil {
 			return result{}, err
@@ -99,6 +111,33 @@ func unwrap(br *bufio.Reader) (io.Reader, convert.Detection, func(), error) {
 	}
 	in.Compression = det.Compression
 	return inner, in, func() { dr.Close() }, nil
+}
+
+// streamImage converts a qcow2 or streamOptimized VMDK stream in one pass with pkg/convert. A qcow2
+// whose clusters arrive before their tables holds them in memory and then in the scratch directory
+// or, without one, in a temporary file beside a file target.
+func streamImage(ctx context.Context, c *Config, t *target, r io.Reader, det convert.Detection, progress progressFunc) (result, error) {
+	path, scratch := t.dest, c.ScratchDir
+	if !t.block {
+		path += partSuffix
+		if scratch == "" {
+			scratch = filepath.Dir(t.dest)
+		}
+	}
+	opts := []convert.Option{convert.WithProgress(progress), convert.WithSync(false), convert.WithDirectIO(t.direct),
+		convert.WithDiscard(t.discard), workers(), convert.WithScratchDir(scratch),
+		convert.WithSizeCheck(func(virtual int64) error { return t.checkFits(virtual, c.Size) })}
+	if c.Log != nil {
+		opts = append(opts, convert.WithLog(c.Log))
+	}
+	res, err := convert.WriteRawFromStream(ctx, r, path, opts...)
+	if errors.Is(err, convert.ErrNeedScratch) {
+		err = fatalf("%s stream: %v; give a scratch directory (--scratch)", det.Format, err)
+	}
+	if err != nil {
+		return result{}, err
+	}
+	return result{virtual: res.VirtualSize, format: string(det.Format)}, nil
 }
 
 // spill copies a stream to a scratch file so a random-access format can be converted from it.

@@ -33,9 +33,9 @@ func TestLayouts(t *testing.T) {
 		{name: "scratch bound exceeded", l: layout{clusters: 3, order: []string{"D0", "D1", "D2", "L2", "L1"}},
 			opts: []Option{WithMemoryLimit(tcs), WithMaxScratch(tcs)}, scratch: true, wantErr: ErrNeedScratch},
 		{name: "table points back past what was held", l: layout{clusters: 2, order: []string{"L1", "L2", "D0"}, l2: map[int]uint64{1: 1 * tcs}},
-			wantErr: ErrCorrupt, wantText: "points back"},
+			wantErr: ErrCorrupt, wantText: "pointing back"},
 		{name: "overlapping clusters", l: layout{clusters: 2, order: []string{"L1", "L2", "D0"}, l2: map[int]uint64{1: 3 * tcs}},
-			wantErr: ErrCorrupt, wantText: "points back"},
+			wantErr: ErrCorrupt, wantText: "overlapping clusters"},
 		{name: "cluster past the end", l: layout{clusters: 2, order: []string{"L1", "L2", "D0"}, l2: map[int]uint64{1: 1 << 40}},
 			wantErr: ErrCorrupt, wantText: "past the end"},
 		{name: "L2 table past the end", l: layout{clusters: 2, order: []string{"L1", "D0"}, l1: 1 << 30},
@@ -43,7 +43,7 @@ func TestLayouts(t *testing.T) {
 		{name: "unaligned cluster", l: layout{clusters: 2, order: []string{"L1", "L2", "D0"}, l2: map[int]uint64{1: 5*tcs + 512}},
 			wantErr: ErrCorrupt, wantText: "unaligned"},
 		{name: "L2 table on the L1 table", l: layout{clusters: 2, order: []string{"L1", "L2", "D0"}, l1: 1<<63 | tcs},
-			wantErr: ErrCorrupt, wantText: "points back"},
+			wantErr: ErrCorrupt, wantText: "already used"},
 		{name: "unallocated L2 table", l: layout{clusters: 2, order: []string{"L1", "L2", "D0"}, l1: 1 << 63}},
 	}
 	for _, tc := range tests {

@@ -68,7 +68,7 @@ func (s *source) fromBehind(p []byte, off int64, keepLast int) (int, error) {
 		n += k
 	}
 	if n < want {
-		return n, corruptf("a table points back to offset %d, past the bytes held (streaming needs tables before the data they map)", off+int64(n))
+		return n, corruptf("offset %d was already used or passed unheld: overlapping clusters, or a table pointing back past what was held", off+int64(n))
 	}
 	return n, nil
 }
