@@ -1,10 +1,10 @@
 package datavolume
 
 import (
+	"errors"
 	"net/url"
 	"path"
 	"strings"
-	"errors"
 
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 )
