@@ -137,6 +137,9 @@ func streamImage(ctx context.Context, c *Config, t *target, r io.Reader, det con
 	if err != nil {
 		return result{}, err
 	}
+	if c.Log != nil {
+		c.Log(fmt.Sprintf("%s stream: %d bytes written to scratch, at most %d held before their tables", det.Format, res.ScratchWritten, res.HeldPeak))
+	}
 	return result{virtual: res.VirtualSize, format: string(det.Format)}, nil
 }
 
@@ -159,6 +162,9 @@ func spill(ctx context.Context, c *Config, t *target, r io.Reader, det convert.D
 	}
 	if n > maxSpill {
 		return result{}, fatalf("%s image is larger than the %s the target can hold", det.Format, human(limit))
+	}
+	if c.Log != nil {
+		c.Log(fmt.Sprintf("%s stream: %d bytes written to scratch (spilled whole: the format needs random access)", det.Format, n))
 	}
 	img, odet, err := convert.Open(f, n, workers())
 	if err != nil {
