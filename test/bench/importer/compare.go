@@ -66,7 +66,7 @@ func (b *bench) compareAll() error {
 		ours, theirs side
 	}{
 		{"containerDisk qcow2", importer("docker://" + ref), skopeo(ref, "disk.qcow2")},
-		{"containerDisk qcow2 -c", importer("docker://" + refC), skopeo(refC, "disk-c.qcow2")},
+		{"containerDisk qcow2 -c", importer("docker://" + refC), skopeo(refC, "disk.qcow2")},
 		{"cD qcow2 -c vs our file", importer("docker://" + refC), ownFile},
 		{"http raw.gz", importer(b.httpURL + "/disk.raw.gz"), side{out: theirs, steps: []step{
 			shell(fmt.Sprintf("curl -sSf %s/disk.raw.gz | gunzip > %s", b.httpURL, theirs))}}},
