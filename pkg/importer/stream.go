@@ -124,6 +124,7 @@ func streamImage(ctx context.Context, c *Config, t *target, r io.Reader, det con
 			scratch = filepath.Dir(t.dest)
 		}
 	}
+	removeStale(scratch, holdPattern)
 	opts := []convert.Option{convert.WithProgress(progress), convert.WithSync(false), convert.WithDirectIO(t.direct),
 		convert.WithDiscard(t.discard), workers(), convert.WithScratchDir(scratch),
 		convert.WithSizeCheck(func(virtual int64) error { return t.checkFits(virtual, c.Size) })}
@@ -180,15 +181,22 @@ func spill(ctx context.Context, c *Config, t *target, r io.Reader, det convert.D
 	return result{virtual: img.Size(), format: string(odet.Format)}, nil
 }
 
-// spillPattern names scratch files.
-const spillPattern = "importer-*.img"
+// spillPattern names scratch files; holdPattern the files where pkg/convert/qcow2stream holds
+// clusters that came before their tables.
+const (
+	spillPattern = "importer-*.img"
+	holdPattern  = "qcow2stream-*.hold"
+)
 
 // removeStaleSpills deletes scratch files a killed earlier run left behind: a scratch volume is sized
 // for one copy of the image, so a leftover would make every rerun run out of space. A concurrent
 // import sharing the directory (local mode) is unharmed: it reads and writes its spill through the
 // open descriptor, and the space is freed when it closes it.
-func removeStaleSpills(dir string) {
-	stale, _ := filepath.Glob(filepath.Join(dir, spillPattern))
+func removeStaleSpills(dir string) { removeStale(dir, spillPattern) }
+
+// removeStale deletes the files matching pattern in dir (see removeStaleSpills).
+func removeStale(dir, pattern string) {
+	stale, _ := filepath.Glob(filepath.Join(dir, pattern))
 	for _, p := range stale {
 		os.Remove(p)
 	}
