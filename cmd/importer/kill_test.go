@@ -219,10 +219,11 @@ func TestKillAndRerunRegistry(t *testing.T) {
 		f.WriteAt([]byte(strconv.FormatInt(off*2654435761%1000003, 36)+strings.Repeat(strconv.FormatInt(off, 7), 40)), 4<<20+off)
 	}
 	f.Close()
-	importertest.QemuImg(t, "convert", "-O", "qcow2", raw, filepath.Join(src, "disk.qcow2"))
-	qcow, _ := os.ReadFile(filepath.Join(src, "disk.qcow2"))
+	// VHDX, which a stream must spill whole to scratch (a qcow2 layer streams without scratch).
+	importertest.QemuImg(t, "convert", "-O", "vhdx", raw, filepath.Join(src, "disk.vhdx"))
+	vhdx, _ := os.ReadFile(filepath.Join(src, "disk.vhdx"))
 	want, _ := os.ReadFile(raw)
-	layer := importertest.LayerTar(t, importertest.Entry{Name: "disk/", Typeflag: '5'}, importertest.Entry{Name: "disk/disk.qcow2", Body: qcow})
+	layer := importertest.LayerTar(t, importertest.Entry{Name: "disk/", Typeflag: '5'}, importertest.Entry{Name: "disk/disk.vhdx", Body: vhdx})
 	reg := &stallingBlobs{reg: importertest.RegistryHandler(), reached: make(chan struct{})}
 	srv := httptest.NewServer(reg)
 	defer srv.Close()

@@ -87,6 +87,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	defer rep.close()
 	f.cfg.Progress = rep.progress
+	f.cfg.Log = func(line string) { fmt.Fprintf(stderr, "importer: %s\n", line) }
 	term, err := importer.Run(ctx, f.cfg)
 	rep.done(err == nil)
 	writeTermination(f.terminationLog, term, stderr)
@@ -138,7 +139,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	fs.StringVar(&c.Dest, "dest", envOr(getenv, contract.EnvDestination, podDefault(inPod, contract.FilesystemTarget)), "destination file or block device (env "+contract.EnvDestination+")")
 	fs.StringVar(&f.size, "size", getenv(contract.EnvImageSize), "requested disk size, bytes or a quantity like 20Gi (env "+contract.EnvImageSize+")")
 	fs.StringVar(&c.Format, "format", importer.FormatRaw, "destination format: raw, the only one (sparse raw file or block device)")
-	fs.StringVar(&c.ScratchDir, "scratch", getenv(contract.EnvScratchDir), "scratch directory for qcow2/VMDK/VHD(X) from stream sources (env "+contract.EnvScratchDir+")")
+	fs.StringVar(&c.ScratchDir, "scratch", getenv(contract.EnvScratchDir), "scratch directory for VHD(X)/VMDK streams, and for qcow2 streams whose clusters come before their tables (default: beside --dest; env "+contract.EnvScratchDir+")")
 	fs.StringVar(&c.Checksum, "checksum", getenv(contract.EnvChecksum), "expected sha256:<hex> of the source bytes (env "+contract.EnvChecksum+")")
 	fs.StringVar(&c.User, "user", getenv(contract.EnvAccessKeyID), "user or S3 access key (env "+contract.EnvAccessKeyID+"); the password or secret key comes only from env "+contract.EnvSecretKey)
 	fs.StringVar(&c.CertDir, "cert-dir", getenv(contract.EnvCertDir), "directory of extra CA certificates in PEM (env "+contract.EnvCertDir+")")

@@ -7,8 +7,9 @@
 //   - NewDecompressor: unwrap a compressed stream with an output limit against bombs;
 //   - Open: open a random-access source (file, HTTP range reader, scratch file) as an Image;
 //   - WriteRaw: copy an Image to a sparse raw file or a block device in parallel;
-//   - WriteRawFromStream: the same for an io.Reader, spilling to a scratch directory only for
-//     formats that need random access;
+//   - WriteRawFromStream: the same for an io.Reader; qcow2 (pkg/convert/qcow2stream) and VMDK
+//     streamOptimized convert in one pass, other formats that need random access spill to a
+//     scratch directory;
 //   - WriteQcow2: write an Image as qcow2 v3, optionally with compressed clusters.
 //
 // Errors caused by the input (unknown format, backing file, encryption, corruption, size limits)

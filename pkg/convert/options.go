@@ -21,6 +21,8 @@ type options struct {
 	clusterBits uint
 	forceBlock  bool // tests: treat a regular file as a block device
 	chunkSize   int64
+	sizeCheck   func(virtual int64) error
+	log         func(string)
 }
 
 func newOptions(opts []Option) *options {
@@ -82,3 +84,11 @@ func WithQcow2Compression(c QcowCompression) Option { return func(o *options) { 
 
 // WithQcow2ClusterBits sets WriteQcow2's cluster size to 1<<bits (9..21). Default 16 (64 KiB).
 func WithQcow2ClusterBits(bits uint) Option { return func(o *options) { o.clusterBits = bits } }
+
+// WithSizeCheck calls fn with the virtual size of a streamed image once its header is read, before
+// the target is opened; an error from fn ends the conversion. Default none.
+func WithSizeCheck(fn func(virtual int64) error) Option { return func(o *options) { o.sizeCheck = fn } }
+
+// WithLog receives one line for each decision worth telling an operator, such as a stream spilling
+// to the scratch directory and why. Default none.
+func WithLog(fn func(string)) Option { return func(o *options) { o.log = fn } }

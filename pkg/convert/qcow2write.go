@@ -66,7 +66,8 @@ func WriteQcow2(ctx context.Context, img Image, path string, opts ...Option) (Re
 	return res, nil
 }
 
-// qcowWriter lays out header, data clusters with their L2 table reserved before them, then L1 and refcounts.
+// qcowWriter lays out header, L1 table, data clusters with their L2 table reserved before them, then
+// refcounts: every table comes before the clusters it maps, so the image streams (pkg/convert/qcow2stream).
 type qcowWriter struct {
 	f         *os.File
 	o         *options
@@ -88,10 +89,15 @@ func newQcowWriter(f *os.File, size int64, o *options) *qcowWriter {
 	l2Entries := cs / 8
 	clusters := (size + cs - 1) / cs
 	l1Size := max(1, (clusters+l2Entries-1)/l2Entries)
+	l1Clusters := roundUp(l1Size*8, cs) / cs
+	refs := make([]uint16, 1+l1Clusters) // header and L1 table
+	for i := range refs {
+		refs[i] = 1
+	}
 	return &qcowWriter{
 		f: f, o: o, size: size, cs: cs, l2Entries: l2Entries,
 		l1: make([]uint64, l1Size), l2: make([]uint64, l2Entries), l2Group: -1,
-		pos: cs, pendStart: cs, refs: []uint16{1},
+		pos: cs * (1 + l1Clusters), pendStart: cs * (1 + l1Clusters), refs: refs,
 	}
 }
 
@@ -298,7 +304,8 @@ func (w *qcowWriter) writeTable(entries []uint64, off int64) error {
 	return nil
 }
 
-// finish writes the L1 table, the refcount blocks and table, and the header.
+// finish writes the L1 table into the clusters reserved after the header, the refcount blocks and
+// table after the data, and the header.
 func (w *qcowWriter) finish() error {
 	if err := w.flushL2(); err != nil {
 		return err
@@ -306,16 +313,11 @@ func (w *qcowWriter) finish() error {
 	if err := w.flushPending(); err != nil {
 		return err
 	}
-	l1Off := roundUp(w.pos, w.cs)
-	l1Clusters := roundUp(int64(len(w.l1))*8, w.cs) / w.cs
+	l1Off := w.cs
 	if err := w.writeTable(w.l1, l1Off); err != nil {
 		return err
 	}
-	for c := range l1Clusters {
-		w.addRef(l1Off + c*w.cs)
-	}
-	rcOff := l1Off + l1Clusters*w.cs
-	rtOff, rtClusters, err := w.writeRefcounts(rcOff)
+	rtOff, rtClusters, err := w.writeRefcounts(roundUp(w.pos, w.cs))
 	if err != nil {
 		return err
 	}

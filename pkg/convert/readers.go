@@ -51,16 +51,16 @@ func classify(err, unsupported error) error {
 }
 
 // openVMDKStream reads a streamOptimized VMDK sequentially, without scratch space.
-func openVMDKStream(r io.Reader, o *options) (io.Reader, error) {
+func openVMDKStream(r io.Reader, o *options) (io.Reader, int64, error) {
 	s, err := vmdk.NewStreamReader(r)
 	if err != nil {
-		return nil, classify(err, vmdk.ErrUnsupported)
+		return nil, 0, classify(err, vmdk.ErrUnsupported)
 	}
 	if s.Size() > o.maxVirtual {
 		_ = s.Close() // stop its decompressing goroutines now, not when the collector finds it
-		return nil, fmt.Errorf("%w: vmdk virtual size %d exceeds the limit %d", ErrTooLarge, s.Size(), o.maxVirtual)
+		return nil, 0, fmt.Errorf("%w: vmdk virtual size %d exceeds the limit %d", ErrTooLarge, s.Size(), o.maxVirtual)
 	}
-	return &classifyingReader{r: s, unsupported: vmdk.ErrUnsupported}, nil
+	return &classifyingReader{r: s, unsupported: vmdk.ErrUnsupported}, s.Size(), nil
 }
 
 // classifyingReader classifies the errors of a format decoder's stream.

@@ -77,6 +77,8 @@ func TestStreamRefuses(t *testing.T) {
 	qcow := filepath.Join(dir, "x.qcow2")
 	qemuImg(t, "create", "-f", "qcow2", qcow, "1M")
 	qcowBytes := readAll(t, qcow)
+	vhdx := filepath.Join(dir, "x.vhdx")
+	qemuImg(t, "create", "-f", "vhdx", vhdx, "1M")
 	tests := []struct {
 		name string
 		data []byte
@@ -84,7 +86,7 @@ func TestStreamRefuses(t *testing.T) {
 		want error
 		msg  string
 	}{
-		{"no scratch", qcowBytes, nil, ErrNeedScratch, "qcow2"},
+		{"no scratch", readAll(t, vhdx), nil, ErrNeedScratch, "vhdx"},
 		{"nested compression", gz(t, gz(t, []byte("disk"))), nil, ErrUnsupported, "gzip inside gzip"},
 		{"empty", nil, nil, ErrCorrupt, "empty"},
 		{"gzip bomb", gz(t, make([]byte, 64<<20)), []Option{WithMaxVirtualSize(8 << 20)}, ErrTooLarge, "8388608"},

@@ -12,15 +12,17 @@ import (
 )
 
 // streamOpener turns a sequential image stream into its raw contents, for subformats that allow it.
-type streamOpener func(r io.Reader, o *options) (io.Reader, error)
+type streamOpener func(r io.Reader, o *options) (io.Reader, int64, error)
 
 // streamOpeners maps "format/subformat" to sequential readers; readers.go adds VMDK streamOptimized.
 var streamOpeners = map[string]streamOpener{}
 
 // WriteRawFromStream reads an image of any supported format, optionally compressed, from r and writes
 // it to path like WriteRaw. Raw, ISO and fixed VHD (its footer is dropped) stream straight through;
-// formats needing random access are first copied to a scratch file in WithScratchDir (ErrNeedScratch
-// without one).
+// qcow2 streams in one pass (pkg/convert/qcow2stream), holding clusters that arrive before their
+// tables in memory and then in WithScratchDir; VMDK streamOptimized streams too. Other formats
+// needing random access are first copied to a scratch file in WithScratchDir (ErrNeedScratch
+// without one). WithSizeCheck sees the virtual size of qcow2 and VMDK streams before the target is opened.
 func WriteRawFromStream(ctx context.Context, r io.Reader, path string, opts ...Option) (Result, error) {
 	o := newOptions(opts)
 	src, det, closeSrc, err := unwrap(r, o)
@@ -35,10 +37,18 @@ func WriteRawFromStream(ctx context.Context, r io.Reader, path string, opts ...O
 	if det.Format == FormatRaw || det.Format == FormatISO {
 		return streamRaw(ctx, src, path, o, res)
 	}
+	if det.Format == FormatQcow2 {
+		return streamQcow2(ctx, src, path, o, res)
+	}
 	if open := streamOpeners[string(det.Format)+"/"+det.Subformat]; open != nil {
-		raw, err := open(src, o)
+		raw, size, err := open(src, o)
 		if err != nil {
 			return res, fmt.Errorf("open %s %s stream: %w", det.Subformat, det.Format, err)
+		}
+		if o.sizeCheck != nil {
+			if err := o.sizeCheck(size); err != nil {
+				return res, err
+			}
 		}
 		return streamRaw(ctx, raw, path, o, res)
 	}
@@ -92,6 +102,7 @@ func spill(ctx context.Context, src io.Reader, path string, o *options, res Resu
 	defer func() { _ = os.Remove(f.Name()); _ = f.Close() }()
 	limit := o.decompressLimit()
 	n, err := io.CopyBuffer(f, io.LimitReader(src, limit+1), make([]byte, 1<<20))
+	res.ScratchWritten = n
 	if err != nil {
 		return res, fmt.Errorf("copy %s stream to scratch: %w", res.Format, err)
 	}
@@ -103,8 +114,13 @@ func spill(ctx context.Context, src io.Reader, path string, o *options, res Resu
 		return res, err
 	}
 	defer func() { _ = img.Close() }()
+	if o.sizeCheck != nil {
+		if err := o.sizeCheck(img.Size()); err != nil {
+			return res, err
+		}
+	}
 	out, err := writeRaw(ctx, img, path, o)
-	out.Format, out.Compression = res.Format, res.Compression
+	out.Format, out.Compression, out.ScratchWritten = res.Format, res.Compression, n
 	return out, err
 }
 

@@ -21,6 +21,10 @@ type Result struct {
 	// BytesWritten counts bytes written: data blocks for raw targets (zero blocks are skipped),
 	// the file size for qcow2.
 	BytesWritten int64
+	// HeldPeak and ScratchWritten tell, for a streamed qcow2, the most bytes held at once because
+	// they arrived before their tables, and how many of them went to the scratch directory. A
+	// stream spilled whole (formats that need random access) counts as ScratchWritten too.
+	HeldPeak, ScratchWritten int64
 }
 
 // WriteRaw copies img to path as raw: a sparse regular file (zero 4 KiB blocks become holes) or a

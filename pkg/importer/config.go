@@ -16,11 +16,15 @@ const FormatRaw = "raw"
 
 // Config is one import. Source and Dest are required; the zero value of every other field is a sensible default.
 type Config struct {
-	Source      string   // docker://, oci-archive:, http(s)://, s3://, file:// or blank: URL
-	Dest        string   // destination file (created) or block device
-	Size        int64    // requested size in bytes; the image is grown to it and must fit in it. 0: the virtual size
-	Format      string   // destination format: FormatRaw, the only one (empty means raw)
-	ScratchDir  string   // where stream sources of random-access formats are spilled; empty: such imports fail
+	Source string // docker://, oci-archive:, http(s)://, s3://, file:// or blank: URL
+	Dest   string // destination file (created) or block device
+	Size   int64  // requested size in bytes; the image is grown to it and must fit in it. 0: the virtual size
+	Format string // destination format: FormatRaw, the only one (empty means raw)
+	// ScratchDir is where a qcow2 stream holds clusters that arrive before their tables once the 16 MiB
+	// in memory are full, and where stream sources of other random-access formats (VHD, VHDX, VMDK
+	// other than streamOptimized) are spilled. Empty: a temporary file beside a file Dest (removed
+	// afterwards); with a block-device Dest, such imports fail.
+	ScratchDir  string
 	Checksum    string   // "sha256:<hex>" of the source bytes; empty: not verified
 	User        string   // basic-auth user, S3 access key or registry user
 	Password    string   // basic-auth password, S3 secret key or registry password
@@ -44,6 +48,7 @@ type Config struct {
 	// read; a device that cannot do it gets zeros written. Files ignore it: their zero ranges are holes.
 	NoDiscard  bool
 	Progress   func(done, total int64) // called with bytes of virtual size done; total is -1 while unknown
+	Log        func(string)            // receives one line per decision worth telling (a stream spilling and why); nil: none
 	SourceOpts []source.Option         // extra options for the source layer (tests: retries, transport)
 }
 

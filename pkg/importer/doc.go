@@ -4,9 +4,14 @@
 // for cmd/importer and for the cron-controller's local mode.
 //
 // Random-access formats (qcow2, VMDK, VHD, VHDX) are read in place when the source can seek (file,
-// http(s) with range support, s3). They need the scratch directory only when the source is a
-// stream: compressed (.gz, .xz, .zst), a containerDisk layer, an http server without range support. Raw and ISO images are streamed straight to the target,
-// except from a regular local file (file://), which is read extent by extent so its holes are never read.
+// http(s) with range support, s3). From a stream (compressed .gz, .xz, .zst, a containerDisk layer, an
+// http server without range support) qcow2 and VMDK streamOptimized are converted in one pass
+// (pkg/convert/qcow2stream): the images qemu-img and our own disk-push write need no scratch space;
+// clusters that arrive before their tables are held in 16 MiB of memory and then in the scratch
+// directory or, without one, a temporary file beside a file destination. VHD, VHDX and other VMDK
+// streams are spilled to the scratch directory whole. Raw and ISO images are streamed straight to
+// the target, except from a regular local file (file://), which is read extent by extent so its holes
+// are never read.
 //
 // A filesystem import writes DEST.importing and renames it onto DEST after fsync, so DEST exists only
 // when complete; a rerun removes leftovers and starts over. A block device is written in place and

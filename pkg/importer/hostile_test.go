@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -35,19 +36,52 @@ func hostileFiles(t *testing.T, f fixtures, dir string) {
 	zw.Write(gz[:4096])
 	zw.Close()
 	write := map[string][]byte{
-		"truncated.qcow2":  qcow[:len(qcow)/3],
-		"truncated.raw.gz": gz[:len(gz)/2],
-		"corrupt.qcow2":    corrupt,
-		"empty.img":        nil,
-		"double.gz":        double.Bytes(),
-		"descriptor.vmdk":  []byte("# Disk DescriptorFile\nversion=1\nRW 2048 FLAT \"other-flat.vmdk\" 0\n"),
-		"not-a-tar.oci":    bytes.Repeat([]byte("not a tar archive "), 100),
+		"truncated.qcow2.gz": gzipped(qcow[:len(qcow)/3]),
+		"overlap.qcow2.gz":   gzipped(pointL2(t, qcow, func(first uint64) uint64 { return first })),
+		"beyond.qcow2.gz":    gzipped(pointL2(t, qcow, func(uint64) uint64 { return 1<<40 | 1<<63 })),
+		"truncated.qcow2":    qcow[:len(qcow)/3],
+		"truncated.raw.gz":   gz[:len(gz)/2],
+		"corrupt.qcow2":      corrupt,
+		"empty.img":          nil,
+		"double.gz":          double.Bytes(),
+		"descriptor.vmdk":    []byte("# Disk DescriptorFile\nversion=1\nRW 2048 FLAT \"other-flat.vmdk\" 0\n"),
+		"not-a-tar.oci":      bytes.Repeat([]byte("not a tar archive "), 100),
 	}
 	for name, b := range write {
 		if err := os.WriteFile(p(name), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+func gzipped(b []byte) []byte {
+	var out bytes.Buffer
+	zw := gzip.NewWriter(&out)
+	zw.Write(b)
+	zw.Close()
+	return out.Bytes()
+}
+
+// pointL2 returns a copy of the uncompressed qcow2 img whose second allocated L2 entry is replaced by
+// entry(the first allocated entry).
+func pointL2(t *testing.T, img []byte, entry func(first uint64) uint64) []byte {
+	t.Helper()
+	img = append([]byte(nil), img...)
+	be := binary.BigEndian
+	l2 := be.Uint64(img[be.Uint64(img[40:]):]) & 0x00fffffffffffe00
+	var first uint64
+	for i := l2; i < l2+uint64(1)<<be.Uint32(img[20:]); i += 8 {
+		switch e := be.Uint64(img[i:]); {
+		case e == 0:
+		case first == 0:
+			first = e
+		default:
+			be.PutUint64(img[i:], entry(first))
+			return img
+		}
+	}
+	t.Fatal("the qcow2 fixture has fewer than two allocated clusters")
+	return nil
 }
 
 func TestRunHostileInputs(t *testing.T) {
@@ -116,7 +150,9 @@ func TestRunHostileInputs(t *testing.T) {
 		{"empty source", Config{Source: fileURL("empty.img")}, "source is empty", contract.ExitFatal},
 		{"gzip inside gzip", Config{Source: fileURL("double.gz")}, "holds another gzip", contract.ExitFatal},
 		{"VMDK descriptor", Config{Source: fileURL("descriptor.vmdk")}, "extent", contract.ExitFatal},
-		{"qcow2 stream without scratch", Config{Source: srv.URL + "/disk.qcow2.gz", ScratchDir: "-"}, "needs a scratch directory", contract.ExitFatal},
+		{"truncated qcow2 stream", Config{Source: fileURL("truncated.qcow2.gz"), ScratchDir: "-"}, "stream ends", contract.ExitFatal},
+		{"qcow2 stream with overlapping clusters", Config{Source: fileURL("overlap.qcow2.gz"), ScratchDir: "-"}, "overlapping clusters", contract.ExitFatal},
+		{"qcow2 stream cluster past its end", Config{Source: fileURL("beyond.qcow2.gz"), ScratchDir: "-"}, "past the end", contract.ExitFatal},
 		{"registry image missing", Config{Source: "docker://" + reg + "/nothing:here"}, "not found", contract.ExitFatal},
 		{"containerDisk without disk/", Config{Source: push("nodisk", importertest.Entry{Name: "etc/os-release", Body: []byte("x")})}, "no regular file under /disk/", contract.ExitFatal},
 		{"containerDisk path traversal", Config{Source: push("traversal", importertest.Entry{Name: "../../etc/passwd", Body: []byte("x")}, small)}, "escapes the image root", contract.ExitFatal},

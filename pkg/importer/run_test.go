@@ -156,21 +156,24 @@ func TestRunSources(t *testing.T) {
 		wantFormat string
 		wantDigest string
 		wantLabels bool
+		noScratch  bool // no scratch directory: qcow2 streams must not need one
 	}{
 		{name: "file raw", cfg: Config{Source: "file://" + f.path("disk.raw")}, wantFormat: "raw"},
 		{name: "file raw with checksum", cfg: Config{Source: "file://" + f.path("disk.raw"), Checksum: sha(f.raw)}, wantFormat: "raw", wantDigest: sha(f.raw)},
 		{name: "file qcow2 in place", cfg: Config{Source: "file://" + f.path("disk.qcow2")}, wantFormat: "qcow2"},
 		{name: "file compressed-cluster qcow2", cfg: Config{Source: "file://" + f.path("disk-compressed.qcow2")}, wantFormat: "qcow2"},
-		{name: "file qcow2.xz via scratch", cfg: Config{Source: "file://" + f.path("disk.qcow2.xz")}, wantFormat: "qcow2"},
+		{name: "file qcow2.xz streamed", cfg: Config{Source: "file://" + f.path("disk.qcow2.xz")}, wantFormat: "qcow2"},
+		{name: "file qcow2.xz streamed without scratch", cfg: Config{Source: "file://" + f.path("disk.qcow2.xz")}, wantFormat: "qcow2", noScratch: true},
 		{name: "http qcow2 in place, dropped once", cfg: Config{Source: httpSrv.URL + "/disk.qcow2"}, wantFormat: "qcow2"},
 		{name: "http qcow2 with checksum", cfg: Config{Source: httpSrv.URL + "/disk.qcow2", Checksum: sha(f.read(t, "disk.qcow2"))}, wantFormat: "qcow2", wantDigest: sha(f.read(t, "disk.qcow2"))},
 		{name: "http raw.gz resumed, checksum", cfg: Config{Source: httpSrv.URL + "/disk.raw.gz", Checksum: sha(f.read(t, "disk.raw.gz"))}, wantFormat: "raw", wantDigest: sha(f.read(t, "disk.raw.gz"))},
 		{name: "http raw.zst", cfg: Config{Source: httpSrv.URL + "/disk.raw.zst"}, wantFormat: "raw"},
-		{name: "http qcow2.gz via scratch", cfg: Config{Source: httpSrv.URL + "/disk.qcow2.gz"}, wantFormat: "qcow2"},
-		{name: "http without ranges, qcow2 via scratch", cfg: Config{Source: plainSrv.URL + "/disk.qcow2"}, wantFormat: "qcow2"},
+		{name: "http qcow2.gz streamed", cfg: Config{Source: httpSrv.URL + "/disk.qcow2.gz"}, wantFormat: "qcow2"},
+		{name: "http without ranges, qcow2 streamed without scratch", cfg: Config{Source: plainSrv.URL + "/disk.qcow2"}, wantFormat: "qcow2", noScratch: true},
 		{name: "s3 qcow2 in place", cfg: Config{Source: "s3://" + s3Host + "/images/disk.qcow2", CertDir: s3CA, User: "k", Password: "s"}, wantFormat: "qcow2"},
 		{name: "s3 raw.gz", cfg: Config{Source: "s3://" + s3Host + "/images/disk.raw.gz", CertDir: s3CA}, wantFormat: "raw"},
 		{name: "registry containerDisk", cfg: Config{Source: "docker://" + dockerRef}, wantFormat: "qcow2", wantLabels: true},
+		{name: "registry containerDisk without scratch", cfg: Config{Source: "docker://" + dockerRef}, wantFormat: "qcow2", wantLabels: true, noScratch: true},
 		{name: "oci-archive gzip layer", cfg: Config{Source: "oci-archive:" + ociGz}, wantFormat: "qcow2", wantLabels: true},
 		{name: "oci-archive plain layer", cfg: Config{Source: "oci-archive:" + ociPlain}, wantFormat: "qcow2", wantLabels: true},
 		{name: "oci layout directory", cfg: Config{Source: "oci:" + ociDir}, wantFormat: "qcow2", wantLabels: true},
@@ -184,6 +187,9 @@ func TestRunSources(t *testing.T) {
 			dest := filepath.Join(t.TempDir(), "disk.img")
 			cfg := tt.cfg
 			cfg.Dest, cfg.ScratchDir, cfg.SourceOpts = dest, t.TempDir(), fast()
+			if tt.noScratch {
+				cfg.ScratchDir = ""
+			}
 			var last atomic.Int64
 			cfg.Progress = func(done, total int64) {
 				for old := last.Load(); done > old && !last.CompareAndSwap(old, done); old = last.Load() {
@@ -209,8 +215,11 @@ func TestRunSources(t *testing.T) {
 			if _, err := os.Stat(dest + partSuffix); !os.IsNotExist(err) {
 				t.Errorf("partial file left behind: %v", err)
 			}
-			if entries, _ := os.ReadDir(cfg.ScratchDir); len(entries) != 0 {
+			if entries, _ := os.ReadDir(cfg.ScratchDir); cfg.ScratchDir != "" && len(entries) != 0 {
 				t.Errorf("scratch files left behind: %v", entries)
+			}
+			if entries, _ := os.ReadDir(filepath.Dir(dest)); len(entries) != 1 {
+				t.Errorf("files beside the destination: %v", entries)
 			}
 		})
 	}

@@ -58,6 +58,18 @@ func convertStream(ctx context.Context, c *Config, t *target, h *hasher, progres
 			return result{}, fatalf("source is empty")
 		}
 		res = result{virtual: n, format: string(det.Format)}
+	case convert.FormatQcow2:
+		if res, err = streamImage(ctx, c, t, r, det, progress); err != nil {
+			return result{}, err
+		}
+	case convert.FormatVMDK:
+		if det.Subformat == "streamOptimized" {
+			if res, err = streamImage(ctx, c, t, r, det, progress); err != nil {
+				return result{}, err
+			}
+			break
+		}
+		fallthrough
 	default:
 		if res, err = spill(ctx, c, t, r, det, limit, progress); err != nil {
 			return result{}, err
@@ -101,6 +113,37 @@ func unwrap(br *bufio.Reader) (io.Reader, convert.Detection, func(), error) {
 	return inner, in, func() { dr.Close() }, nil
 }
 
+// streamImage converts a qcow2 or streamOptimized VMDK stream in one pass with pkg/convert. A qcow2
+// whose clusters arrive before their tables holds them in memory and then in the scratch directory
+// or, without one, in a temporary file beside a file target.
+func streamImage(ctx context.Context, c *Config, t *target, r io.Reader, det convert.Detection, progress progressFunc) (result, error) {
+	path, scratch := t.dest, c.ScratchDir
+	if !t.block {
+		path += partSuffix
+		if scratch == "" {
+			scratch = filepath.Dir(t.dest)
+		}
+	}
+	removeStale(scratch, holdPattern)
+	opts := []convert.Option{convert.WithProgress(progress), convert.WithSync(false), convert.WithDirectIO(t.direct),
+		convert.WithDiscard(t.discard), workers(), convert.WithScratchDir(scratch),
+		convert.WithSizeCheck(func(virtual int64) error { return t.checkFits(virtual, c.Size) })}
+	if c.Log != nil {
+		opts = append(opts, convert.WithLog(c.Log))
+	}
+	res, err := convert.WriteRawFromStream(ctx, r, path, opts...)
+	if errors.Is(err, convert.ErrNeedScratch) {
+		err = fatalf("%s stream: %v; give a scratch directory (--scratch)", det.Format, err)
+	}
+	if err != nil {
+		return result{}, err
+	}
+	if c.Log != nil {
+		c.Log(fmt.Sprintf("%s stream: %d bytes written to scratch, at most %d held before their tables", det.Format, res.ScratchWritten, res.HeldPeak))
+	}
+	return result{virtual: res.VirtualSize, format: string(det.Format)}, nil
+}
+
 // spill copies a stream to a scratch file so a random-access format can be converted from it.
 func spill(ctx context.Context, c *Config, t *target, r io.Reader, det convert.Detection, limit int64, progress progressFunc) (result, error) {
 	if c.ScratchDir == "" {
@@ -121,6 +164,9 @@ func spill(ctx context.Context, c *Config, t *target, r io.Reader, det convert.D
 	if n > maxSpill {
 		return result{}, fatalf("%s image is larger than the %s the target can hold", det.Format, human(limit))
 	}
+	if c.Log != nil {
+		c.Log(fmt.Sprintf("%s stream: %d bytes written to scratch (spilled whole: the format needs random access)", det.Format, n))
+	}
 	img, odet, err := convert.Open(f, n, workers())
 	if err != nil {
 		return result{}, err
@@ -135,15 +181,22 @@ func spill(ctx context.Context, c *Config, t *target, r io.Reader, det convert.D
 	return result{virtual: img.Size(), format: string(odet.Format)}, nil
 }
 
-// spillPattern names scratch files.
-const spillPattern = "importer-*.img"
+// spillPattern names scratch files; holdPattern the files where pkg/convert/qcow2stream holds
+// clusters that came before their tables.
+const (
+	spillPattern = "importer-*.img"
+	holdPattern  = "qcow2stream-*.hold"
+)
 
 // removeStaleSpills deletes scratch files a killed earlier run left behind: a scratch volume is sized
 // for one copy of the image, so a leftover would make every rerun run out of space. A concurrent
 // import sharing the directory (local mode) is unharmed: it reads and writes its spill through the
 // open descriptor, and the space is freed when it closes it.
-func removeStaleSpills(dir string) {
-	stale, _ := filepath.Glob(filepath.Join(dir, spillPattern))
+func removeStaleSpills(dir string) { removeStale(dir, spillPattern) }
+
+// removeStale deletes the files matching pattern in dir (see removeStaleSpills).
+func removeStale(dir, pattern string) {
+	stale, _ := filepath.Glob(filepath.Join(dir, pattern))
 	for _, p := range stale {
 		os.Remove(p)
 	}

@@ -49,11 +49,14 @@ type image struct {
 	layers []blob // in manifest order: bottom layer first
 }
 
-// blob is one layer: its digest, size and a way to open its (possibly compressed) bytes.
+// blob is one layer: its digest, size and a way to open its (possibly compressed) bytes. verified
+// means open's reader checks the digest itself (go-containerregistry's remote layers do), so the
+// layer is not hashed a second time.
 type blob struct {
-	digest v1.Hash
-	size   int64
-	open   func() (io.ReadCloser, error)
+	digest   v1.Hash
+	size     int64
+	open     func() (io.ReadCloser, error)
+	verified bool
 }
 
 // Pull opens the containerDisk at ref and returns a stream of its disk file. ref is a registry
@@ -148,7 +151,7 @@ func remoteLayers(d *remote.Descriptor) (image, error) {
 		if err != nil {
 			return image{}, err
 		}
-		out.layers = append(out.layers, blob{digest: dg, size: size, open: l.Compressed})
+		out.layers = append(out.layers, blob{digest: dg, size: size, open: l.Compressed, verified: true})
 	}
 	return out, nil
 }
@@ -279,7 +282,7 @@ func (w *walk) close() error {
 type layerStream struct {
 	digest v1.Hash
 	body   io.ReadCloser
-	check  *verifier
+	check  io.Reader // the verified body, read to its end by finish
 	dec    io.Reader
 	closeD func()
 	tr     *tar.Reader
@@ -293,9 +296,13 @@ func openLayer(b blob) (*layerStream, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open layer %s: %w", b.digest, err)
 	}
-	v := &verifier{r: rc, h: sha256.New(), want: b.digest, size: b.size}
-	br := bufio.NewReaderSize(v, 64<<10)
-	s := &layerStream{digest: b.digest, body: rc, check: v, dec: br, closeD: func() {}}
+	v := &verifier{r: rc, want: b.digest, size: b.size}
+	if !b.verified {
+		v.h = sha256.New()
+	}
+	ra := newReadAhead(readCloser{v, rc}) // receive and hash on one core, decompress on another
+	br := bufio.NewReaderSize(ra, 64<<10)
+	s := &layerStream{digest: b.digest, body: ra, check: ra, dec: br, closeD: func() {}}
 	magic, _ := br.Peek(4)
 	switch {
 	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
@@ -334,7 +341,8 @@ func (s *layerStream) close() {
 	s.body.Close()
 }
 
-// verifier passes bytes through, failing when they exceed size or, at EOF, differ from the digest.
+// verifier passes bytes through, failing when they exceed size or, at EOF, differ from the digest
+// (h nil: the source checks the digest; its failure is reported as ErrDigestMismatch).
 type verifier struct {
 	r    io.Reader
 	h    hash.Hash
@@ -343,14 +351,26 @@ type verifier struct {
 	n    int64
 }
 
+// readCloser joins a Reader and the Closer of what it reads.
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
 func (v *verifier) Read(p []byte) (int, error) {
 	n, err := v.r.Read(p)
 	v.n += int64(n)
-	v.h.Write(p[:n])
+	if v.h == nil {
+		if err != nil && err != io.EOF && strings.Contains(err.Error(), "error verifying") { // go-containerregistry's verify.Error
+			err = fmt.Errorf("%w: layer %s: %w", ErrDigestMismatch, v.want, err)
+		}
+	} else {
+		v.h.Write(p[:n])
+	}
 	if v.n > v.size {
 		return n, fmt.Errorf("%w: layer %s is longer than its %d bytes", ErrDigestMismatch, v.want, v.size)
 	}
-	if errors.Is(err, io.EOF) {
+	if errors.Is(err, io.EOF) && v.h != nil {
 		if v.n != v.size {
 			return n, fmt.Errorf("%w: layer %s has %d bytes, not %d", ErrDigestMismatch, v.want, v.n, v.size)
 		}

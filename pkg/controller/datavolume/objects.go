@@ -148,9 +148,11 @@ func newImporterPod(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, s
 	volumes := []corev1.Volume{
 		{Name: "target", VolumeSource: corev1.VolumeSource{
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim.Name}}},
-		{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: scratchDir(dv, claim)}},
 	}
-	ctr.VolumeMounts = []corev1.VolumeMount{{Name: "scratch", MountPath: contract.ScratchDir}}
+	if !src.streamable() {
+		volumes = append(volumes, corev1.Volume{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: scratchDir(dv, claim)}})
+		ctr.VolumeMounts = []corev1.VolumeMount{{Name: "scratch", MountPath: contract.ScratchDir}}
+	}
 	if isBlock(claim) {
 		ctr.VolumeDevices = []corev1.VolumeDevice{{Name: "target", DevicePath: contract.BlockTarget}}
 	} else {
@@ -180,7 +182,8 @@ func newImporterPod(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, s
 	}
 }
 
-// scratchDir is the scratch emptyDir, limited to what the importer may spill for a disk of the
+// scratchDir is the scratch emptyDir of a source that may need a spill (see importSource.streamable:
+// qcow2 and raw sources get none), limited to what the importer may spill for a disk of the
 // requested size: the disk plus an eighth and 64 MiB for the format's metadata (the importer refuses
 // a larger spill). The kubelet evicts a pod that fills more of the node's disk than that.
 func scratchDir(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim) *corev1.EmptyDirVolumeSource {
@@ -220,9 +223,11 @@ func importerEnv(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, src 
 		{Name: contract.EnvContentType, Value: contentType},
 		{Name: contract.EnvImageSize, Value: quantityString(size)},
 		{Name: contract.EnvDestination, Value: dest},
-		{Name: contract.EnvScratchDir, Value: contract.ScratchDir},
 		{Name: contract.EnvDiskID, Value: string(dv.UID)},
 		{Name: contract.EnvPreallocation, Value: strconv.FormatBool(ptr.Deref(dv.Spec.Preallocation, false))},
+	}
+	if !src.streamable() {
+		env = append(env, corev1.EnvVar{Name: contract.EnvScratchDir, Value: contract.ScratchDir})
 	}
 	if !isBlock(claim) {
 		// CDI takes the overhead from its CDIConfig (per storage class); neither the DataVolume nor a

@@ -79,7 +79,9 @@ func TestImporterPodResources(t *testing.T) {
 
 func TestImporterPodScratchLimit(t *testing.T) {
 	for _, mode := range []corev1.PersistentVolumeMode{corev1.PersistentVolumeFilesystem, corev1.PersistentVolumeBlock} {
-		pod := importerPodFor("5Gi", mode, podConfig{})
+		dv := &cdiv1.DataVolume{ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "vms", UID: "u-1"}}
+		claim := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "vm"}, Spec: *sourceClaim("5Gi", mode).Spec.DeepCopy()}
+		pod := newImporterPod(dv, claim, importSource{kind: "http", endpoint: "https://h/d.vhdx.gz"}, podConfig{})
 		var scratch *corev1.EmptyDirVolumeSource
 		for _, v := range pod.Spec.Volumes {
 			if v.Name == "scratch" {
@@ -89,6 +91,49 @@ func TestImporterPodScratchLimit(t *testing.T) {
 		want := resource.MustParse("5824Mi") // 5Gi + 5Gi/8 + 64Mi, the largest spill the importer writes
 		if scratch == nil || scratch.SizeLimit == nil || scratch.SizeLimit.Cmp(want) != 0 {
 			t.Errorf("%s claim of 5Gi: scratch emptyDir %+v, want sizeLimit %s", mode, scratch, want.String())
+		}
+		if dir, ok := envOf(pod, contract.EnvScratchDir); !ok || dir != contract.ScratchDir {
+			t.Errorf("%s = %q, want %s", contract.EnvScratchDir, dir, contract.ScratchDir)
+		}
+	}
+}
+
+// TestImporterPodWithoutScratch: sources whose images the importer streams in one pass get no
+// scratch volume, mount or directory; others keep one.
+func TestImporterPodWithoutScratch(t *testing.T) {
+	for _, tc := range []struct {
+		src     importSource
+		scratch bool
+	}{
+		{importSource{kind: "registry", endpoint: "docker://quay.io/containerdisks/fedora:41"}, false},
+		{importSource{kind: "blank", endpoint: "blank:"}, false},
+		{importSource{kind: "http", endpoint: "https://h/fedora.qcow2"}, false},
+		{importSource{kind: "http", endpoint: "https://h/d/Fedora.QCOW2.xz?token=a.vhdx"}, false},
+		{importSource{kind: "http", endpoint: "https://h/disk.raw.zst"}, false},
+		{importSource{kind: "s3", endpoint: "https://s3/bucket/disk.img.gz"}, false},
+		{importSource{kind: "http", endpoint: "https://h/win.iso"}, false},
+		{importSource{kind: "http", endpoint: "https://h/azure.vhd"}, true},
+		{importSource{kind: "http", endpoint: "https://h/hyperv.vhdx.gz"}, true},
+		{importSource{kind: "http", endpoint: "https://h/esx.vmdk"}, true},
+		{importSource{kind: "http", endpoint: "https://h/download?id=4"}, true},
+		{importSource{kind: "s3", endpoint: "https://s3/bucket/disk"}, true},
+	} {
+		for _, mode := range []corev1.PersistentVolumeMode{corev1.PersistentVolumeFilesystem, corev1.PersistentVolumeBlock} {
+			dv := &cdiv1.DataVolume{ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "vms", UID: "u-1"}}
+			claim := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "vm"}, Spec: *sourceClaim("5Gi", mode).Spec.DeepCopy()}
+			pod := newImporterPod(dv, claim, tc.src, podConfig{})
+			volume := false
+			for _, v := range pod.Spec.Volumes {
+				volume = volume || v.Name == "scratch"
+			}
+			mount := false
+			for _, m := range pod.Spec.Containers[0].VolumeMounts {
+				mount = mount || m.MountPath == contract.ScratchDir
+			}
+			_, env := envOf(pod, contract.EnvScratchDir)
+			if volume != tc.scratch || mount != tc.scratch || env != tc.scratch {
+				t.Errorf("%s (%s): scratch volume %v, mount %v, env %v; want %v", tc.src.endpoint, mode, volume, mount, env, tc.scratch)
+			}
 		}
 	}
 }

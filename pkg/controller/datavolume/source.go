@@ -2,6 +2,9 @@ package datavolume
 
 import (
 	"errors"
+	"net/url"
+	"path"
+	"strings"
 
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 )
@@ -61,4 +64,28 @@ func registrySource(r *cdiv1.DataVolumeSourceRegistry) (importSource, error) {
 		src.arch = r.Platform.Architecture
 	}
 	return src, nil
+}
+
+// streamable reports whether the importer converts what s holds without scratch space: a
+// containerDisk (KubeVirt's are qcow2 or raw, which the importer streams in one pass), a blank disk,
+// or an http/s3 URL naming a qcow2, raw, img or ISO file, compressed or not. Other sources (VHD,
+// VHDX, VMDK or an unknown name) get a scratch volume in case their stream must be spilled.
+func (s importSource) streamable() bool {
+	switch s.kind {
+	case "registry", "blank":
+		return true
+	case "http", "s3":
+		name := strings.ToLower(s.endpoint)
+		if u, err := url.Parse(s.endpoint); err == nil {
+			name = strings.ToLower(path.Base(u.Path))
+		}
+		for _, z := range []string{".gz", ".xz", ".zst"} {
+			name = strings.TrimSuffix(name, z)
+		}
+		switch path.Ext(name) {
+		case ".qcow2", ".raw", ".img", ".iso":
+			return true
+		}
+	}
+	return false
 }

@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -19,41 +22,52 @@ type step struct {
 	args []string
 }
 
-// side is what one tool runs for a case, in order; its output lands in out.
+// side is what one tool runs for a case, in order; its output lands in out. The bytes of the files
+// under scratch after the last step count as scratch written, and so do the bytes an importer step
+// reports ("N bytes written to scratch").
 type side struct {
-	steps []step
-	out   string
+	steps   []step
+	out     string
+	scratch string
 }
 
 // measurement sums the steps of one run of a side.
 type measurement struct {
 	wall, cpu time.Duration
 	rssKB     int64
+	scratch   int64
 	err       error
 }
 
+// scratchLine is how the importer reports what it wrote to scratch.
+var scratchLine = regexp.MustCompile(`(\d+) bytes written to scratch`)
+
 func (b *bench) compareAll() error {
-	ref := b.regHost + "/bench/disk:v1"
-	scratch := filepath.Join(b.dir, "scratch")
+	ref, refC := b.regHost+"/bench/disk:v1", b.regHost+"/bench/disk-c:v1"
 	work := filepath.Join(b.dir, "skopeo")
 	ours, theirs := filepath.Join(b.dir, "ours.raw"), filepath.Join(b.dir, "theirs.raw")
-	if err := os.MkdirAll(scratch, 0o755); err != nil {
-		return err
-	}
+	shell := func(script string) step { return step{"bash", []string{"-c", "set -eo pipefail; " + script}} }
 	importer := func(src string, extra ...string) side {
 		args := append([]string{"--source", src, "--dest", ours, "--progress", "never"}, extra...)
 		return side{steps: []step{{b.importer, args}}, out: ours}
 	}
-	shell := func(script string) step { return step{"bash", []string{"-c", "set -eo pipefail; " + script}} }
+	skopeo := func(ref, file string) side {
+		return side{out: theirs, scratch: work, steps: []step{
+			shell(fmt.Sprintf("rm -rf %[1]s; skopeo copy -q --insecure-policy --src-tls-verify=false docker://%[2]s dir:%[1]s", work, ref)),
+			shell(fmt.Sprintf("mkdir -p %[1]s/x; tar -xf %[1]s/$(ls -S %[1]s | head -1) -C %[1]s/x", work)),
+			{"qemu-img", []string{"convert", "-f", "qcow2", "-O", "raw", work + "/x/disk/" + file, theirs}},
+		}}
+	}
+	ownFile := importer("file://" + b.qcowC)
+	ownFile.out = theirs
+	ownFile.steps[0].args[3] = theirs
 	cases := []struct {
 		name         string
 		ours, theirs side
 	}{
-		{"containerDisk qcow2", importer("docker://"+ref, "--scratch", scratch), side{out: theirs, steps: []step{
-			shell(fmt.Sprintf("rm -rf %[1]s; skopeo copy -q --insecure-policy --src-tls-verify=false docker://%[2]s dir:%[1]s", work, ref)),
-			shell(fmt.Sprintf("mkdir -p %[1]s/x; tar -xf %[1]s/$(ls -S %[1]s | head -1) -C %[1]s/x", work)),
-			{"qemu-img", []string{"convert", "-f", "qcow2", "-O", "raw", work + "/x/disk/disk.qcow2", theirs}},
-		}}},
+		{"containerDisk qcow2", importer("docker://" + ref), skopeo(ref, "disk.qcow2")},
+		{"containerDisk qcow2 -c", importer("docker://" + refC), skopeo(refC, "disk.qcow2")},
+		{"cD qcow2 -c vs our file", importer("docker://" + refC), ownFile},
 		{"http raw.gz", importer(b.httpURL + "/disk.raw.gz"), side{out: theirs, steps: []step{
 			shell(fmt.Sprintf("curl -sSf %s/disk.raw.gz | gunzip > %s", b.httpURL, theirs))}}},
 		{"http raw.zst", importer(b.httpURL + "/disk.raw.zst"), side{out: theirs, steps: []step{
@@ -86,9 +100,9 @@ func (b *bench) report(name string, t, o measurement) {
 			verdict = who + " DIFFERS: " + err.Error()
 		}
 	}
-	fmt.Printf("%-22s %9s %9s %7.2fx %9s %9s %7.2fx %9s %9s  %s\n", name, benchfile.Round(t.wall), benchfile.Round(o.wall),
+	fmt.Printf("%-26s %9s %9s %7.2fx %9s %9s %7.2fx %9s %9s %9s %9s  %s\n", name, benchfile.Round(t.wall), benchfile.Round(o.wall),
 		t.wall.Seconds()/o.wall.Seconds(), benchfile.Round(t.cpu), benchfile.Round(o.cpu), t.cpu.Seconds()/max(o.cpu.Seconds(), 0.001),
-		benchfile.MiB(t.rssKB), benchfile.MiB(o.rssKB), verdict)
+		benchfile.MiB(t.rssKB), benchfile.MiB(o.rssKB), bytesOf(t.scratch), bytesOf(o.scratch), verdict)
 }
 
 func failures(theirs, ours error) string {
@@ -133,6 +147,10 @@ func measure(s side) measurement {
 			m.err = fmt.Errorf("%s: %v: %s", st.name, err, strings.TrimSpace(stderr.String()))
 			return m
 		}
+		for _, sub := range scratchLine.FindAllStringSubmatch(stderr.String(), -1) {
+			n, _ := strconv.ParseInt(sub[1], 10, 64)
+			m.scratch += n
+		}
 		var rss int64
 		var user, sys float64
 		raw, _ := os.ReadFile(usage)
@@ -143,5 +161,21 @@ func measure(s side) measurement {
 		m.rssKB = max(m.rssKB, rss)
 		m.cpu += time.Duration((user + sys) * float64(time.Second))
 	}
+	if s.scratch != "" {
+		_ = filepath.WalkDir(s.scratch, func(_ string, d fs.DirEntry, err error) error {
+			if info, ierr := d.Info(); err == nil && ierr == nil && info.Mode().IsRegular() {
+				m.scratch += info.Size()
+			}
+			return nil
+		})
+	}
 	return m
+}
+
+// bytesOf prints n bytes in MiB, or in bytes below 1 MiB (where 0 is the point).
+func bytesOf(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%d B", n)
+	}
+	return fmt.Sprintf("%d MiB", n>>20)
 }

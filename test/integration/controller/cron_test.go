@@ -146,10 +146,19 @@ func checkImporterPod(t *testing.T, pod *corev1.Pod, dv *cdiv1.DataVolume) {
 	if want := datavolume.DefaultImporterResources(); !equality.Semantic.DeepEqual(ctr.Resources, want) {
 		t.Errorf("importer resources %v, want the defaults %v", ctr.Resources, want)
 	}
+	// A containerDisk (qcow2 or raw) streams in one pass: no scratch volume, mount or directory.
 	for _, v := range pod.Spec.Volumes {
-		if v.Name == "scratch" && (v.EmptyDir == nil || v.EmptyDir.SizeLimit == nil || v.EmptyDir.SizeLimit.String() != "136Mi") {
-			t.Errorf("scratch volume %+v, want an emptyDir limited to the largest spill for 64Mi (136Mi)", v.VolumeSource)
+		if v.Name == "scratch" || v.EmptyDir != nil {
+			t.Errorf("volume %s %+v: a containerDisk import needs no scratch", v.Name, v.VolumeSource)
 		}
+	}
+	for _, m := range ctr.VolumeMounts {
+		if m.MountPath == contract.ScratchDir {
+			t.Errorf("mount %+v: a containerDisk import needs no scratch", m)
+		}
+	}
+	if e, ok := env[contract.EnvScratchDir]; ok {
+		t.Errorf("env %s = %q: a containerDisk import needs no scratch", e.Name, e.Value)
 	}
 	if ref := env[contract.EnvAccessKeyID].ValueFrom; ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Name != "registry-auth" {
 		t.Errorf("env %s = %+v, want it from Secret registry-auth", contract.EnvAccessKeyID, env[contract.EnvAccessKeyID])

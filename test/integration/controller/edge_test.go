@@ -228,3 +228,46 @@ func dvCondition(dv *cdiv1.DataVolume, typ cdiv1.DataVolumeConditionType) cdiv1.
 	}
 	return cdiv1.DataVolumeCondition{}
 }
+
+// TestDataVolumeScratchBySource: the importer pods the controller creates on the API server get a
+// scratch emptyDir only for sources whose stream may need a spill (VHDX here); a qcow2 over http
+// and a containerDisk, which the importer streams in one pass, get none.
+func TestDataVolumeScratchBySource(t *testing.T) {
+	ns := namespace(t, "scratch")
+	url := func(s string) *string { return &s }
+	for _, tc := range []struct {
+		name    string
+		source  cdiv1.DataVolumeSource
+		scratch string // the emptyDir's sizeLimit, "" for no scratch
+	}{
+		{"registry", cdiv1.DataVolumeSource{Registry: &cdiv1.DataVolumeSourceRegistry{URL: url("docker://registry.invalid/disk:v1")}}, ""},
+		{"qcow2-gz", cdiv1.DataVolumeSource{HTTP: &cdiv1.DataVolumeSourceHTTP{URL: "https://example.invalid/disk.qcow2.gz"}}, ""},
+		{"vhdx", cdiv1.DataVolumeSource{HTTP: &cdiv1.DataVolumeSourceHTTP{URL: "https://example.invalid/disk.vhdx"}}, "1216Mi"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dv := &cdiv1.DataVolume{ObjectMeta: metav1.ObjectMeta{Name: tc.name, Namespace: ns},
+				Spec: cdiv1.DataVolumeSpec{Source: &tc.source, Storage: &cdiv1.StorageSpec{Resources: corev1.VolumeResourceRequirements{
+					Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}}
+			create(t, dv)
+			pod := waitPod(t, ns, tc.name)
+			var limit string
+			for _, v := range pod.Spec.Volumes {
+				if v.EmptyDir != nil {
+					limit = "unlimited"
+					if v.EmptyDir.SizeLimit != nil {
+						limit = v.EmptyDir.SizeLimit.String()
+					}
+				}
+			}
+			env := ""
+			for _, e := range pod.Spec.Containers[0].Env {
+				if e.Name == contract.EnvScratchDir {
+					env = e.Value
+				}
+			}
+			if limit != tc.scratch || (env != "") != (tc.scratch != "") {
+				t.Errorf("scratch emptyDir %q, %s %q; want %q", limit, contract.EnvScratchDir, env, tc.scratch)
+			}
+		})
+	}
+}
