@@ -72,7 +72,12 @@ func (r *Reconciler) createImport(ctx context.Context, c *cdiv1.DataImportCron, 
 		}
 		return false, fmt.Errorf("create DataVolume %s: %w", dv.Name, err)
 	}
-	r.recorder.Eventf(c, corev1.EventTypeNormal, cdiconst.EventImportCreated, "Importing %s into DataVolume %s", im.Digest, dv.Name)
+	what := im.Digest
+	if cron.IsHTTP(c) {
+		v := cron.Validator{ETag: c.Annotations[cdiconst.AnnSourceETag], LastModified: c.Annotations[cdiconst.AnnSourceLastModified]}
+		what = cron.RedactURL(cron.SourceURL(c)) + " (" + v.String() + ")"
+	}
+	r.recorder.Eventf(c, corev1.EventTypeNormal, cdiconst.EventImportCreated, "Importing %s into DataVolume %s", what, dv.Name)
 	return false, nil
 }
 
@@ -136,6 +141,8 @@ func (r *Reconciler) conditionEvents(before, after *cdiv1.DataImportCron) {
 			r.recorder.Event(after, corev1.EventTypeWarning, cdiconst.EventPollFailed, up.Message)
 		case up.Reason == cdiconst.ReasonInvalidSpec:
 			r.recorder.Event(after, corev1.EventTypeWarning, cdiconst.EventInvalidSpec, up.Message)
+		case up.Reason == cdiconst.ReasonNoValidator, up.Reason == cdiconst.ReasonUnstableValidator:
+			r.recorder.Event(after, corev1.EventTypeWarning, up.Reason, up.Message)
 		}
 	}
 	if p, changed := transitioned(before, after, cdiv1.DataImportCronProgressing); changed && p.Reason == cdiconst.ReasonImportFailed {

@@ -213,6 +213,9 @@ func importerEnv(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, src 
 	if src.arch != "" {
 		env = append(env, corev1.EnvVar{Name: contract.EnvPlatformArch, Value: src.arch})
 	}
+	if sum := dv.Annotations[cdiconst.AnnChecksum]; sum != "" {
+		env = append(env, corev1.EnvVar{Name: contract.EnvChecksum, Value: sum})
+	}
 	if src.certConfigMap != "" {
 		env = append(env, corev1.EnvVar{Name: contract.EnvCertDir, Value: contract.CertDir})
 	}

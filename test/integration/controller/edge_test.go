@@ -31,9 +31,12 @@ func TestCronBadInput(t *testing.T) {
 		cause  string
 	}{
 		{"bad schedule", func(c *cdiv1.DataImportCron) { c.Spec.Schedule = "every day" }, cdiconst.ReasonInvalidSpec, "every day"},
-		{"http source", func(c *cdiv1.DataImportCron) {
+		{"s3 source", func(c *cdiv1.DataImportCron) {
+			c.Spec.Template.Spec.Source = &cdiv1.DataVolumeSource{S3: &cdiv1.DataVolumeSourceS3{URL: "s3://bucket/disk.img"}}
+		}, cdiconst.ReasonInvalidSpec, "neither registry nor http"},
+		{"unreachable http source", func(c *cdiv1.DataImportCron) {
 			c.Spec.Template.Spec.Source = &cdiv1.DataVolumeSource{HTTP: &cdiv1.DataVolumeSourceHTTP{URL: "http://example.invalid/disk.img"}}
-		}, cdiconst.ReasonInvalidSpec, "registry"},
+		}, cdiconst.ReasonPollFailed, "example.invalid/disk.img"},
 		{"no scheme", func(c *cdiv1.DataImportCron) { c.Spec.Template.Spec.Source.Registry.URL = ptr.To(reg.Ref("os/x:1")) }, cdiconst.ReasonInvalidSpec, "docker://"},
 		{"missing image", func(*cdiv1.DataImportCron) {}, cdiconst.ReasonPollFailed, "os/missing"},
 	} {
