@@ -152,8 +152,9 @@ func newImporterPod(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, s
 				RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](importerUID), RunAsGroup: ptr.To[int64](importerUID),
 				FSGroup: ptr.To[int64](importerUID), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 			},
-			Containers: []corev1.Container{ctr},
-			Volumes:    volumes,
+			Containers:        []corev1.Container{ctr},
+			Volumes:           volumes,
+			PriorityClassName: dv.Spec.PriorityClassName,
 		},
 	}
 }
@@ -212,6 +213,9 @@ func importerEnv(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, src 
 	}
 	if src.arch != "" {
 		env = append(env, corev1.EnvVar{Name: contract.EnvPlatformArch, Value: src.arch})
+	}
+	for i, h := range src.headers {
+		env = append(env, corev1.EnvVar{Name: contract.EnvExtraHeaderPrefix + strconv.Itoa(i), Value: h})
 	}
 	if sum := dv.Annotations[cdiconst.AnnChecksum]; sum != "" {
 		env = append(env, corev1.EnvVar{Name: contract.EnvChecksum, Value: sum})

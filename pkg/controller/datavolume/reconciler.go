@@ -332,8 +332,12 @@ func (r *Reconciler) phaseEvent(dv *cdiv1.DataVolume, from cdiv1.DataVolumePhase
 		r.recorder.Event(dv, corev1.EventTypeNormal, succeeded, done)
 	case cdiv1.Failed:
 		msg := op + " failed"
-		if c := condition(dv, cdiv1.DataVolumeRunning); c != nil && c.Message != "" {
+		c := condition(dv, cdiv1.DataVolumeRunning)
+		if c != nil && c.Message != "" {
 			msg += ": " + c.Message
+		}
+		if c != nil && c.Reason == cdiconst.ReasonUnsupported {
+			failed = cdiconst.ReasonUnsupported
 		}
 		r.recorder.Event(dv, corev1.EventTypeWarning, failed, msg)
 	case cdiv1.ImportScheduled, cdiv1.ImportInProgress, cdiv1.CloneScheduled, cdiv1.CloneInProgress, cdiv1.CSICloneInProgress:
