@@ -41,6 +41,7 @@ Examples:
   importer --source docker://quay.io/containerdisks/fedora:41 --dest /dev/vdb --scratch /scratch
   importer --source http://mirror/img.raw.zst --checksum sha256:ab12... --dest disk.img --output json
   importer --source blank: --size 10Gi --dest /data/disk.img
+  importer --source https://example.com/files.tar.gz --content-type archive --dest /data
 
 In a pod the IMPORTER_* environment (pkg/contract) supplies defaults; flags win. Exit codes:
 0 success, 1 retryable failure, 2 bad input, 3 bad flags. The result (JSON) goes to --termination-log.
@@ -58,6 +59,7 @@ type flags struct {
 	diskID         string
 	progress       string
 	overhead       string
+	contentType    string
 }
 
 func main() {
@@ -158,6 +160,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 		c.Headers = append(c.Headers, v)
 		return nil
 	})
+	fs.StringVar(&f.contentType, "content-type", envOr(getenv, contract.EnvContentType, "kubevirt"),
+		"kubevirt (a disk image) or archive (a tar, optionally compressed, unpacked into the directory --dest) (env "+contract.EnvContentType+")")
 	fs.StringVar(&f.output, "output", "text", "result format on stdout: text or json")
 	fs.StringVar(&f.terminationLog, "termination-log", podDefault(inPod, contract.TerminationLogPath), "file for the JSON termination message (default "+contract.TerminationLogPath+" in a pod)")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", podDefault(inPod, ":"+strconv.Itoa(contract.ProgressPort)), "address serving /metrics with the progress gauge (default :8443 in a pod, off otherwise)")
@@ -183,8 +187,12 @@ func (f *flags) finish(getenv func(string) string) error {
 	if f.progress != "auto" && f.progress != "always" && f.progress != "never" {
 		return fmt.Errorf("--progress %q: want auto, always or never", f.progress)
 	}
-	if t := getenv(contract.EnvContentType); t != "" && t != "kubevirt" {
-		return fmt.Errorf("%s=%q: only kubevirt (disk image) content is supported", contract.EnvContentType, t)
+	switch f.contentType {
+	case "kubevirt":
+	case "archive":
+		f.cfg.Archive = true
+	default:
+		return fmt.Errorf("--content-type %q: want kubevirt (a disk image) or archive (a tar unpacked into --dest DIR)", f.contentType)
 	}
 	if f.size != "" {
 		q, err := resource.ParseQuantity(f.size)

@@ -10,7 +10,7 @@ import (
 const (
 	EnvEndpoint      = "IMPORTER_ENDPOINT"      // source URL: docker://, http(s)://, s3://, file://, blank:
 	EnvSource        = "IMPORTER_SOURCE"        // registry, http, s3, blank, file
-	EnvContentType   = "IMPORTER_CONTENTTYPE"   // kubevirt (disk image) or archive
+	EnvContentType   = "IMPORTER_CONTENTTYPE"   // kubevirt (disk image) or archive (a tar unpacked into IMPORTER_DESTINATION, a directory)
 	EnvImageSize     = "IMPORTER_IMAGE_SIZE"    // requested size of the target, a resource.Quantity string
 	EnvAccessKeyID   = "IMPORTER_ACCESS_KEY_ID" // user name or S3 access key, from the source secret
 	EnvSecretKey     = "IMPORTER_SECRET_KEY"    // password or S3 secret key, from the source secret
@@ -45,6 +45,7 @@ func MaxScratchBytes(size int64) int64 { return size + size/8 + 64<<20 }
 // Well-known paths inside the importer pod.
 const (
 	FilesystemTarget    = "/data/disk.img"                     // target file on a filesystem-mode PVC
+	FilesystemDir       = "/data"                              // filesystem-mode PVC mount: the destination of contentType archive
 	BlockTarget         = "/dev/cdi-block-volume"              // target device on a block-mode PVC
 	ScratchDir          = "/scratch"                           // scratch volume mount
 	CertDir             = "/certs"                             // CA bundle mount

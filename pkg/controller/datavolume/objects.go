@@ -59,6 +59,14 @@ func claimSpec(dv *cdiv1.DataVolume) (corev1.PersistentVolumeClaimSpec, error) {
 	return spec, nil
 }
 
+// checkContent refuses a contentType the claim cannot hold: an archive unpacks into a filesystem.
+func checkContent(dv *cdiv1.DataVolume, spec corev1.PersistentVolumeClaimSpec) error {
+	if dv.Spec.ContentType == cdiv1.DataVolumeArchive && spec.VolumeMode != nil && *spec.VolumeMode == corev1.PersistentVolumeBlock {
+		return errors.New("contentType archive needs volumeMode Filesystem: a tar is unpacked into a filesystem, not onto a block device")
+	}
+	return nil
+}
+
 // newClaim builds the PVC of dv.
 func newClaim(dv *cdiv1.DataVolume, spec corev1.PersistentVolumeClaimSpec) *corev1.PersistentVolumeClaim {
 	return &corev1.PersistentVolumeClaim{
@@ -185,8 +193,11 @@ func requestedSize(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim) re
 // importerEnv is the IMPORTER_* environment of pkg/contract for dv.
 func importerEnv(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, src importSource, cfg podConfig) []corev1.EnvVar {
 	dest := contract.FilesystemTarget
-	if isBlock(claim) {
+	switch {
+	case isBlock(claim):
 		dest = contract.BlockTarget
+	case dv.Spec.ContentType == cdiv1.DataVolumeArchive:
+		dest = contract.FilesystemDir
 	}
 	contentType := string(dv.Spec.ContentType)
 	if contentType == "" {

@@ -123,6 +123,9 @@ func (r *Reconciler) reconcile(ctx context.Context, dv *cdiv1.DataVolume) (ctrl.
 	}
 	spec, err := claimSpec(dv)
 	if err == nil {
+		err = checkContent(dv, spec)
+	}
+	if err == nil {
 		err = withFilesystemOverhead(dv, &spec, r.pod.fsOverhead)
 	}
 	if err != nil {
