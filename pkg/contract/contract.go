@@ -21,7 +21,7 @@ const (
 	EnvScratchDir    = "IMPORTER_SCRATCH_DIR"   // optional scratch directory for formats that need random access
 	EnvPreallocation = "IMPORTER_PREALLOCATION" // "true" writes every block of the target
 	EnvDiskID        = "IMPORTER_DISK_ID"       // identifier used in logs and metrics, usually the DataVolume UID
-	EnvPullMethod    = "IMPORTER_PULL_METHOD"   // pod or node (only pod is supported)
+	EnvPullMethod    = "IMPORTER_PULL_METHOD"   // pod (the importer pulls from the registry) or node (the pod runs the containerDisk image; the disk is read from NodePullDiskDir)
 	EnvPlatformOS    = "IMPORTER_PLATFORM_OS"   // image index platform selection, default linux
 	EnvPlatformArch  = "IMPORTER_PLATFORM_ARCH" // image index platform selection, default the pod's architecture
 	// EnvFilesystemOverhead is the share of a filesystem target's free space kept for the filesystem, a decimal
@@ -55,6 +55,9 @@ const (
 	ProgressPort        = 8443                                 // HTTP port serving /metrics in the importer pod
 	CloneCertDir        = "/clone-tls"                         // clone certificate (and, in the source pod, key) mount
 	ClonePort           = 8444                                 // HTTPS port of "importer serve" in a clone source pod
+	NodePullDiskDir     = "/disk"                              // pullMethod node: where the containerDisk image holds its disk file
+	NodePullBinDir      = "/goldimage"                         // pullMethod node: shared volume the init container copies the importer into
+	NodePullBinary      = "importer"                           // pullMethod node: the importer's file name in NodePullBinDir
 )
 
 // Exit codes of the importer. Retryable failures may succeed on a rerun; fatal ones will not.

@@ -151,7 +151,7 @@ func newImporterPod(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, s
 		volumes = append(volumes, corev1.Volume{Name: "certs", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 			LocalObjectReference: corev1.LocalObjectReference{Name: src.certConfigMap}}}})
 	}
-	return &corev1.Pod{
+	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: podName(dv), Namespace: dv.Namespace, Labels: map[string]string{
 			"app.kubernetes.io/name": "importer", "app.kubernetes.io/managed-by": "goldimage"}},
 		Spec: corev1.PodSpec{
@@ -165,6 +165,10 @@ func newImporterPod(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, s
 			PriorityClassName: dv.Spec.PriorityClassName,
 		},
 	}
+	if src.nodeImage != "" {
+		asNodePull(pod, src, cfg)
+	}
+	return pod
 }
 
 // scratchDir is the scratch emptyDir, limited to what the importer may spill for a disk of the

@@ -243,8 +243,14 @@ func (r *Reconciler) observePod(ctx context.Context, dv *cdiv1.DataVolume, pod *
 	return ctrl.Result{}, nil
 }
 
-// waiting returns the importer container's waiting state (ErrImagePull, CreateContainerConfigError...), or nil.
+// waiting returns the importer container's waiting state (ErrImagePull, CreateContainerConfigError...), or
+// the node-pull init container's while it has not completed, or nil.
 func waiting(pod *corev1.Pod) *corev1.ContainerStateWaiting {
+	for _, s := range pod.Status.InitContainerStatuses {
+		if s.Name == nodeInitContainer && s.State.Waiting != nil {
+			return s.State.Waiting
+		}
+	}
 	for _, s := range pod.Status.ContainerStatuses {
 		if s.Name == cdiconst.ImporterContainer && s.State.Waiting != nil {
 			return s.State.Waiting

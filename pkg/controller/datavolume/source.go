@@ -16,6 +16,7 @@ type importSource struct {
 	arch          string   // platform architecture for image indexes, "" for the default
 	cloneSecret   string   // Secret with the clone certificate and token (host-assisted clone), "" for none
 	headers       []string // extra "Name: value" HTTP headers (http.extraHeaders)
+	nodeImage     string   // pullMethod node: the containerDisk image the pod runs, "" for a pod pull
 }
 
 // unsupported names the CDI sources goldimage does not import, each with what to use instead (docs/cdi-compatibility.md).
@@ -73,10 +74,10 @@ func registrySource(r *cdiv1.DataVolumeSourceRegistry) (importSource, error) {
 	if r.URL == nil || *r.URL == "" {
 		return importSource{}, errors.New("spec.source.registry.url is empty (imageStream is not supported)")
 	}
-	if r.PullMethod != nil && *r.PullMethod == cdiv1.RegistryPullNode {
-		return importSource{}, errors.New("spec.source.registry.pullMethod node is not supported")
-	}
 	src := importSource{kind: "registry", endpoint: *r.URL}
+	if r.PullMethod != nil && *r.PullMethod == cdiv1.RegistryPullNode {
+		return nodeSource(src)
+	}
 	if r.SecretRef != nil {
 		src.secretRef = *r.SecretRef
 	}
