@@ -8,6 +8,16 @@ const (
 	AnnImmediateBinding      = "cdi.kubevirt.io/storage.bind.immediate.requested"   // on a DataVolume: bind its PVC without a consumer
 	AnnDataImportCronCleanup = "cdi.kubevirt.io/dataImportCronCleanup"              // reserved by CDI; not written by goldimage
 	FinalizerDataImportCron  = "cdi.kubevirt.io/dataImportCronFinalizer"            // on a cron: cleans up per retentionPolicy
+	LabelDataSourceName      = "cdi.kubevirt.io/storage.import.datasource-name"     // on a per-architecture cron (SSP): the architecture-agnostic DataSource name
+)
+
+// Labels a DataImportCron hands on to its DataSource (as SSP and CDI do), so VMs created from the DataSource get
+// the image's defaults and land on a node of its architecture.
+const (
+	LabelDefaultInstancetype = "instancetype.kubevirt.io/default-instancetype"
+	LabelDefaultPreference   = "instancetype.kubevirt.io/default-preference"
+	LabelArchitecture        = "template.kubevirt.io/architecture"
+	AnnDictArchitectures     = "ssp.kubevirt.io/dict.architectures" // on an SSP DataImportCronTemplate: the architectures to make a cron for each
 )
 
 // goldimage's own annotations.

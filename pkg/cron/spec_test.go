@@ -84,3 +84,20 @@ func TestSourceRefs(t *testing.T) {
 		t.Errorf("registry SourceRefs = %s %s %s, url %s", k, s, cm, SourceURL(c))
 	}
 }
+
+func TestDataSourceLabels(t *testing.T) {
+	cronLabels := map[string]string{cdiconst.LabelDefaultInstancetype: "u1.medium", cdiconst.LabelDefaultPreference: "fedora",
+		cdiconst.LabelArchitecture: "arm64", "team": "os"}
+	current := map[string]string{"owner": "me", cdiconst.LabelDefaultPreference: "old", "instancetype.kubevirt.io/gone": "x"}
+	got := DataSourceLabels(cronLabels, current)
+	want := map[string]string{"owner": "me", cdiconst.LabelDefaultInstancetype: "u1.medium", cdiconst.LabelDefaultPreference: "fedora",
+		cdiconst.LabelArchitecture: "arm64"}
+	if len(got) != len(want) {
+		t.Fatalf("DataSourceLabels = %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("label %s = %q, want %q (all: %v)", k, got[k], v, got)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
@@ -88,13 +89,12 @@ func (r *Reconciler) pointDataSource(ctx context.Context, c *cdiv1.DataImportCro
 		ds = &cdiv1.DataSource{}
 		ds.Name, ds.Namespace = c.Spec.ManagedDataSource, c.Namespace
 	}
-	if dataSourceTarget(ds, c.Namespace) == target && ds.Labels[cdiconst.LabelDataImportCron] == c.Name {
+	labels := cron.DataSourceLabels(c.Labels, ds.Labels)
+	labels[cdiconst.LabelDataImportCron] = c.Name
+	if dataSourceTarget(ds, c.Namespace) == target && equality.Semantic.DeepEqual(labels, ds.Labels) {
 		return nil
 	}
-	if ds.Labels == nil {
-		ds.Labels = map[string]string{}
-	}
-	ds.Labels[cdiconst.LabelDataImportCron] = c.Name
+	ds.Labels = labels
 	ds.Spec.Source = cdiv1.DataSourceSource{PVC: &cdiv1.DataVolumeSourcePVC{Namespace: c.Namespace, Name: target}}
 	var err error
 	if st.ds == nil {
