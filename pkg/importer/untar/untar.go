@@ -102,7 +102,7 @@ func extractEntry(root *os.Root, tr *tar.Reader, h *tar.Header, limit int64, st 
 		}
 		st.Dirs++
 		return root.Chmod(name, perm|0o700)
-	case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // TypeRegA is what old tars write
+	case tar.TypeReg: // the reader reports old tars' TypeRegA as TypeReg
 		if name == "" {
 			return refuse("entry %q names the archive root as a file", h.Name)
 		}
