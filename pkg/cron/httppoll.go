@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -80,8 +81,8 @@ type HTTPChecker struct {
 	creds  Credentials
 }
 
-// NewHTTPChecker returns a checker authenticating with creds (basic auth when a user or password is set) and
-// trusting creds.CACerts besides the system roots.
+// NewHTTPChecker returns a checker authenticating with creds (basic auth when a user or password is set), sending
+// creds.Headers with every request and trusting creds.CACerts besides the system roots.
 func NewHTTPChecker(creds Credentials) (*HTTPChecker, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if creds.CACerts != "" {
@@ -150,6 +151,11 @@ func (h *HTTPChecker) do(ctx context.Context, method, url string, cond Validator
 }
 
 func (h *HTTPChecker) authorize(req *http.Request) {
+	for line := range strings.Lines(h.creds.Headers) {
+		if name, value, ok := strings.Cut(strings.TrimRight(line, "\r\n"), ":"); ok && strings.TrimSpace(name) != "" {
+			req.Header.Set(strings.TrimSpace(name), strings.TrimSpace(value))
+		}
+	}
 	if h.creds.Username != "" || h.creds.Password != "" {
 		req.SetBasicAuth(h.creds.Username, h.creds.Password)
 	}

@@ -225,3 +225,25 @@ func TestPollerSharesHTTPChecks(t *testing.T) {
 		t.Errorf("a fresh check shared an earlier one: %v, %d requests", err, f.requests["HEAD"]-before)
 	}
 }
+
+func TestHTTPCheckerHeaders(t *testing.T) {
+	var got []string
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Header.Get("X-Token")+"|"+r.Header.Get("Accept"))
+		w.Header().Set("ETag", `"1"`)
+	}))
+	t.Cleanup(s.Close)
+	h, err := NewHTTPChecker(Credentials{Headers: "X-Token: secret\nAccept: */*"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := h.Check(context.Background(), s.URL+"/d.img", Validator{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) == 0 || got[0] != "secret|*/*" {
+		t.Errorf("server saw headers %q, want the extraHeaders on every poll", got)
+	}
+	if (Credentials{Headers: "a: 1"}).key() == (Credentials{}).key() {
+		t.Error("credentials differing in headers share a key, so their polls would be shared")
+	}
+}

@@ -19,11 +19,12 @@ type Credentials struct {
 	Username string
 	Password string
 	CACerts  string // PEM bundle added to the system roots
+	Headers  string // http(s) sources: extra "Name: value" request headers, one per line (http.extraHeaders)
 }
 
 // key identifies a credential set without keeping the secret in map keys readable in dumps.
 func (c Credentials) key() string {
-	sum := sha256.Sum256(fmt.Appendf(nil, "%q\x00%q\x00%q", c.Username, c.Password, c.CACerts))
+	sum := sha256.Sum256(fmt.Appendf(nil, "%q\x00%q\x00%q\x00%q", c.Username, c.Password, c.CACerts, c.Headers))
 	return hex.EncodeToString(sum[:])
 }
 

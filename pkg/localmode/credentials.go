@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
@@ -14,10 +15,11 @@ import (
 // Auth is what one import authenticates, verifies TLS and checks the source with, as the cluster's importer
 // pod gets it.
 type Auth struct {
-	User     string // accessKeyId of the cron's secretRef; empty: anonymous
-	Password string // secretKey of the cron's secretRef
-	CertDir  string // the cron's certConfigMap, one file per key as the pod mounts it; empty: system roots only
-	Checksum string // "sha256:<hex>" the source bytes must have (an http cron's checksum-url); empty: not checked
+	User     string   // accessKeyId of the cron's secretRef; empty: anonymous
+	Password string   // secretKey of the cron's secretRef
+	CertDir  string   // the cron's certConfigMap, one file per key as the pod mounts it; empty: system roots only
+	Checksum string   // "sha256:<hex>" the source bytes must have (an http cron's checksum-url); empty: not checked
+	Headers  []string // extra "Name: value" HTTP headers (an http cron's extraHeaders)
 }
 
 // String describes a without its password.
@@ -36,6 +38,7 @@ func (a Auth) GoString() string { return a.String() }
 type access struct {
 	secret    *corev1.Secret
 	configMap *corev1.ConfigMap
+	headers   string // an http source's extraHeaders, one per line
 }
 
 // lookup finds the Secret and ConfigMap the cron's source names, in the cron's namespace. A named
@@ -43,6 +46,9 @@ type access struct {
 func (o Objects) lookup(c *cdiv1.DataImportCron) (access, error) {
 	var a access
 	kind, secretName, cmName := cron.SourceRefs(c)
+	if cron.IsHTTP(c) {
+		a.headers = strings.Join(c.Spec.Template.Spec.Source.HTTP.ExtraHeaders, "\n")
+	}
 	if name := secretName; name != "" {
 		key := c.Namespace + "/" + name
 		a.secret = o.Secrets[key]
@@ -69,12 +75,19 @@ func (o Objects) lookup(c *cdiv1.DataImportCron) (access, error) {
 }
 
 // credentials are the poll credentials, built as the cluster controller builds them.
-func (a access) credentials() cron.Credentials { return cron.CredentialsFrom(a.secret, a.configMap) }
+func (a access) credentials() cron.Credentials {
+	creds := cron.CredentialsFrom(a.secret, a.configMap)
+	creds.Headers = a.headers
+	return creds
+}
 
 // auth returns the import's Auth, writing the ConfigMap's keys as files into a new directory under tmp; the
 // caller calls cleanup when the import is over.
 func (a access) auth(tmp string) (auth Auth, cleanup func(), err error) {
 	cleanup = func() {}
+	if a.headers != "" {
+		auth.Headers = strings.Split(a.headers, "\n")
+	}
 	if a.secret != nil {
 		auth.User, auth.Password = string(a.secret.Data[cron.SecretKeyID]), string(a.secret.Data[cron.SecretKey])
 	}

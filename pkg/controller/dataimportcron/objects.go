@@ -3,6 +3,7 @@ package dataimportcron
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -86,7 +87,11 @@ func credentials(ctx context.Context, c client.Reader, cr *cdiv1.DataImportCron)
 			return cron.Credentials{}, fmt.Errorf("%s CA ConfigMap %s: %w", kind, cmName, err)
 		}
 	}
-	return cron.CredentialsFrom(sec, cm), nil
+	creds := cron.CredentialsFrom(sec, cm)
+	if cron.IsHTTP(cr) {
+		creds.Headers = strings.Join(cr.Spec.Template.Spec.Source.HTTP.ExtraHeaders, "\n")
+	}
+	return creds, nil
 }
 
 // dataSourceTarget returns the PVC name ds points at when it is in the cron's namespace, else "".
