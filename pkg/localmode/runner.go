@@ -226,7 +226,7 @@ func (r *Runner) poll(ctx context.Context, c *cdiv1.DataImportCron, acc access, 
 	version, checksum := cron.HTTPVersion(url, v), ""
 	if sums := c.Annotations[cdiconst.AnnChecksumURL]; sums != "" {
 		checksum = st.Checksum
-		if version != st.Digest || checksum == "" {
+		if version != st.Digest || checksum == "" || r.force { // a forced poll rereads a checksum file published late
 			if checksum, err = r.poller.Checksum(ctx, sums, url, acc.credentials()); err != nil {
 				return err
 			}

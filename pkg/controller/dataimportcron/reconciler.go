@@ -259,7 +259,7 @@ func (r *Reconciler) pollHTTP(ctx context.Context, c *cdiv1.DataImportCron, st *
 	version, checksum := cron.HTTPVersion(url, v), ""
 	if sums := c.Annotations[cdiconst.AnnChecksumURL]; sums != "" {
 		checksum = c.Annotations[cdiconst.AnnSourceChecksum]
-		if version != old || checksum == "" {
+		if version != old || checksum == "" || force { // a forced poll rereads a checksum file published late
 			if checksum, err = r.poller.Checksum(ctx, sums, url, creds); err != nil {
 				return err
 			}

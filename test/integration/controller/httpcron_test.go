@@ -191,3 +191,37 @@ func podEnv(pod *corev1.Pod) map[string]string {
 	}
 	return env
 }
+
+// TestHTTPCronChecksumRepublished checks that a forced poll after a failed import rereads the checksum file, so an
+// image whose SHA256SUMS was published late is imported with the corrected sum.
+func TestHTTPCronChecksumRepublished(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t, "httpsum")
+	srv := &imageServer{}
+	srv.replace("disk one")
+	good := srv.checksum
+	srv.checksum = strings.Repeat("f", 64) // stale SHA256SUMS
+	base := startImageServer(t, srv)
+	c := newHTTPCron(ns, "sums", base+"/disk.img", 1)
+	c.Annotations = map[string]string{cdiconst.AnnChecksumURL: base + "/SHA256SUMS"}
+	create(t, c)
+	name := dvName("sums", cron.HTTPVersion(base+"/disk.img", cron.Validator{ETag: srv.etag}))
+	first := waitDataVolume(t, ns, name)
+	if first.Annotations[cdiconst.AnnChecksum] != "sha256:"+strings.Repeat("f", 64) {
+		t.Fatalf("first import checksum %q", first.Annotations[cdiconst.AnnChecksum])
+	}
+	finishPod(t, waitPod(t, ns, name), contract.ExitFatal, contract.Termination{Result: contract.ResultFailure, Message: "checksum mismatch"})
+	waitPhase(t, ns, name, cdiv1.Failed)
+
+	srv.mu.Lock()
+	srv.checksum = good
+	srv.mu.Unlock()
+	forcePoll(t, ns, c.Name)
+	eventually(t, "the retried import with the republished checksum", func() (bool, string) {
+		dv := &cdiv1.DataVolume{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, dv); err != nil {
+			return false, err.Error()
+		}
+		return dv.UID != first.UID && dv.Annotations[cdiconst.AnnChecksum] == "sha256:"+good, fmt.Sprintf("uid %s checksum %s", dv.UID, dv.Annotations[cdiconst.AnnChecksum])
+	})
+}
