@@ -130,8 +130,13 @@ func TestExamplesLoad(t *testing.T) {
 		t.Errorf("examples/local: no Secret default/registry-auth with accessKeyId and secretKey (%v)", err)
 	}
 	crons, err = localmode.LoadCrons("../../examples/cluster")
-	if err != nil || len(crons) == 0 {
+	if err != nil || len(crons) < 3 {
 		t.Fatalf("examples/cluster: %d crons, %v", len(crons), err)
+	}
+	for _, c := range crons {
+		if _, err := cron.Validate(c); err != nil {
+			t.Errorf("example %s: %v", c.Name, err)
+		}
 	}
 }
 

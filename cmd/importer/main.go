@@ -24,6 +24,7 @@ const usage = `importer streams a disk image into a file or block device as spar
 Usage:
   importer --source URL --dest PATH [--size N] [--scratch DIR] [--output json]
   importer serve --file PATH [--listen ADDR] [--cert-dir DIR]   (clone source; see importer serve --help)
+  importer install DIR                                          (copies itself into DIR for pullMethod node)
 
 Sources:
   docker://REGISTRY/IMAGE:TAG   containerDisk from a registry (the file under /disk/)
@@ -41,6 +42,7 @@ Examples:
   importer --source docker://quay.io/containerdisks/fedora:41 --dest /dev/vdb --scratch /scratch
   importer --source http://mirror/img.raw.zst --checksum sha256:ab12... --dest disk.img --output json
   importer --source blank: --size 10Gi --dest /data/disk.img
+  importer --source https://example.com/files.tar.gz --content-type archive --dest /data
 
 In a pod the IMPORTER_* environment (pkg/contract) supplies defaults; flags win. Exit codes:
 0 success, 1 retryable failure, 2 bad input, 3 bad flags. The result (JSON) goes to --termination-log.
@@ -58,6 +60,8 @@ type flags struct {
 	diskID         string
 	progress       string
 	overhead       string
+	contentType    string
+	nodePull       bool
 }
 
 func main() {
@@ -69,9 +73,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "serve" {
 		return serve(args[1:], os.Getenv, stderr)
 	}
+	if len(args) > 0 && args[0] == "install" {
+		return install(args[1:], stderr)
+	}
 	f, err := parseFlags(args, os.Getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return contract.ExitOK
+	}
+	if err == nil && f.nodePull {
+		f.cfg.Source, err = nodeDiskSource(contract.NodePullDiskDir)
+		if err != nil {
+			fmt.Fprintf(stderr, "importer: %v\n", err)
+			writeTermination(f.terminationLog, contract.Termination{Result: contract.ResultFailure, Message: err.Error()}, stderr)
+			return contract.ExitFatal
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "importer: %v\n", err)
@@ -159,6 +174,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 		c.Headers = append(c.Headers, v)
 		return nil
 	})
+	fs.StringVar(&f.contentType, "content-type", envOr(getenv, contract.EnvContentType, "kubevirt"),
+		"kubevirt (a disk image) or archive (a tar, optionally compressed, unpacked into the directory --dest) (env "+contract.EnvContentType+")")
+	fs.BoolVar(&f.nodePull, "node-pull", getenv(contract.EnvPullMethod) == "node",
+		"read the disk from "+contract.NodePullDiskDir+" of this container, which runs the containerDisk image itself, instead of --source (env "+contract.EnvPullMethod+"=node)")
 	fs.StringVar(&f.output, "output", "text", "result format on stdout: text or json")
 	fs.StringVar(&f.terminationLog, "termination-log", podDefault(inPod, contract.TerminationLogPath), "file for the JSON termination message (default "+contract.TerminationLogPath+" in a pod)")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", podDefault(inPod, ":"+strconv.Itoa(contract.ProgressPort)), "address serving /metrics with the progress gauge (default :8443 in a pod, off otherwise)")
@@ -184,8 +203,12 @@ func (f *flags) finish(getenv func(string) string) error {
 	if f.progress != "auto" && f.progress != "always" && f.progress != "never" {
 		return fmt.Errorf("--progress %q: want auto, always or never", f.progress)
 	}
-	if t := getenv(contract.EnvContentType); t != "" && t != "kubevirt" {
-		return fmt.Errorf("%s=%q: only kubevirt (disk image) content is supported", contract.EnvContentType, t)
+	switch f.contentType {
+	case "kubevirt":
+	case "archive":
+		f.cfg.Archive = true
+	default:
+		return fmt.Errorf("--content-type %q: want kubevirt (a disk image) or archive (a tar unpacked into --dest DIR)", f.contentType)
 	}
 	if f.size != "" {
 		q, err := resource.ParseQuantity(f.size)

@@ -60,7 +60,9 @@ func TestParseFlags(t *testing.T) {
 		{name: "bad size", args: []string{"--source", "blank:", "--dest", "d", "--size", "lots"}, wantErr: "--size"},
 		{name: "bad output", args: []string{"--source", "blank:", "--dest", "d", "--output", "yaml"}, wantErr: "--output"},
 		{name: "stray argument", args: []string{"--source", "blank:", "--dest", "d", "extra"}, wantErr: "unexpected argument"},
-		{name: "archive content", args: []string{"--source", "blank:", "--dest", "d"}, env: map[string]string{contract.EnvContentType: "archive"}, wantErr: "only kubevirt"},
+		{name: "archive content", args: []string{"--source", "file:///a.tar", "--dest", "d"}, env: map[string]string{contract.EnvContentType: "archive"},
+			want: importer.Config{Source: "file:///a.tar", Dest: "d", Format: "raw", FilesystemOverhead: 0.055, Archive: true}},
+		{name: "unknown content", args: []string{"--source", "blank:", "--dest", "d"}, env: map[string]string{contract.EnvContentType: "iso"}, wantErr: "want kubevirt"},
 		{name: "unknown flag", args: []string{"--colour"}, wantErr: "not defined"},
 	}
 	for _, tt := range tests {

@@ -8,6 +8,16 @@ const (
 	AnnImmediateBinding      = "cdi.kubevirt.io/storage.bind.immediate.requested"   // on a DataVolume: bind its PVC without a consumer
 	AnnDataImportCronCleanup = "cdi.kubevirt.io/dataImportCronCleanup"              // reserved by CDI; not written by goldimage
 	FinalizerDataImportCron  = "cdi.kubevirt.io/dataImportCronFinalizer"            // on a cron: cleans up per retentionPolicy
+	LabelDataSourceName      = "cdi.kubevirt.io/storage.import.datasource-name"     // on a per-architecture cron (SSP): the architecture-agnostic DataSource name
+)
+
+// Labels a DataImportCron hands on to its DataSource (as SSP and CDI do), so VMs created from the DataSource get
+// the image's defaults and land on a node of its architecture.
+const (
+	LabelDefaultInstancetype = "instancetype.kubevirt.io/default-instancetype"
+	LabelDefaultPreference   = "instancetype.kubevirt.io/default-preference"
+	LabelArchitecture        = "template.kubevirt.io/architecture"
+	AnnDictArchitectures     = "ssp.kubevirt.io/dict.architectures" // on an SSP DataImportCronTemplate: the architectures to make a cron for each
 )
 
 // goldimage's own annotations.
@@ -15,7 +25,16 @@ const (
 	AnnImportTime       = "goldimage.io/import-time"         // on a DataVolume: RFC 3339 time its import succeeded; GC orders by it
 	AnnReconcileRequest = "goldimage.io/reconcile-requested" // on a cron: a changed value forces a poll and retries a failed import
 	AnnHandledRequest   = "goldimage.io/reconcile-handled"   // on a cron: the last trigger value acted on (reconcile or CDI trigger)
-	AnnDigest           = "goldimage.io/digest"              // on a DataVolume created by a cron: the digest it imports
+	AnnDigest           = "goldimage.io/digest"              // on a DataVolume created by a cron: the digest (or http version) it imports
+	AnnChecksum         = "goldimage.io/checksum"            // on a DataVolume: "sha256:<hex>" the source bytes must have (IMPORTER_CHECKSUM)
+)
+
+// goldimage's annotations of http(s) DataImportCrons.
+const (
+	AnnChecksumURL        = "goldimage.io/checksum-url"         // on a cron: SHA256SUMS file listing the source file; verified before the DataSource moves
+	AnnSourceETag         = "goldimage.io/source-etag"          // on a cron: ETag of the newest http version polled
+	AnnSourceLastModified = "goldimage.io/source-last-modified" // on a cron: Last-Modified of the newest http version polled
+	AnnSourceChecksum     = "goldimage.io/source-checksum"      // on a cron: "sha256:<hex>" the checksum file lists for the newest http version
 )
 
 // Clone annotations, labels and finalizer (goldimage's own).
@@ -38,6 +57,8 @@ const (
 	ReasonInvalidSpec       = "InvalidSpec"       // UpToDate False: the spec cannot work; fixed only by editing it (no retry)
 	ReasonPollFailed        = "PollFailed"        // UpToDate False: the registry could not be asked for the digest (retried)
 	ReasonDataSourceManaged = "ErrDataSourceAlreadyManaged"
+	ReasonNoValidator       = "NoValidator"       // UpToDate False: the http server sends neither ETag nor Last-Modified (polled again on schedule)
+	ReasonUnstableValidator = "UnstableValidator" // UpToDate False: the http server's validator changes on every request (polled again on schedule)
 )
 
 // DataVolume and DataSource condition reasons (CDI's names).

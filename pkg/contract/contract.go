@@ -10,7 +10,7 @@ import (
 const (
 	EnvEndpoint      = "IMPORTER_ENDPOINT"      // source URL: docker://, http(s)://, s3://, file://, blank:
 	EnvSource        = "IMPORTER_SOURCE"        // registry, http, s3, blank, file
-	EnvContentType   = "IMPORTER_CONTENTTYPE"   // kubevirt (disk image) or archive
+	EnvContentType   = "IMPORTER_CONTENTTYPE"   // kubevirt (disk image) or archive (a tar unpacked into IMPORTER_DESTINATION, a directory)
 	EnvImageSize     = "IMPORTER_IMAGE_SIZE"    // requested size of the target, a resource.Quantity string
 	EnvAccessKeyID   = "IMPORTER_ACCESS_KEY_ID" // user name or S3 access key, from the source secret
 	EnvSecretKey     = "IMPORTER_SECRET_KEY"    // password or S3 secret key, from the source secret
@@ -21,7 +21,7 @@ const (
 	EnvScratchDir    = "IMPORTER_SCRATCH_DIR"   // optional scratch directory for formats that need random access
 	EnvPreallocation = "IMPORTER_PREALLOCATION" // "true" writes every block of the target
 	EnvDiskID        = "IMPORTER_DISK_ID"       // identifier used in logs and metrics, usually the DataVolume UID
-	EnvPullMethod    = "IMPORTER_PULL_METHOD"   // pod or node (only pod is supported)
+	EnvPullMethod    = "IMPORTER_PULL_METHOD"   // pod (the importer pulls from the registry) or node (the pod runs the containerDisk image; the disk is read from NodePullDiskDir)
 	EnvPlatformOS    = "IMPORTER_PLATFORM_OS"   // image index platform selection, default linux
 	EnvPlatformArch  = "IMPORTER_PLATFORM_ARCH" // image index platform selection, default the pod's architecture
 	// EnvFilesystemOverhead is the share of a filesystem target's free space kept for the filesystem, a decimal
@@ -45,6 +45,7 @@ func MaxScratchBytes(size int64) int64 { return size + size/8 + 64<<20 }
 // Well-known paths inside the importer pod.
 const (
 	FilesystemTarget    = "/data/disk.img"                     // target file on a filesystem-mode PVC
+	FilesystemDir       = "/data"                              // filesystem-mode PVC mount: the destination of contentType archive
 	BlockTarget         = "/dev/cdi-block-volume"              // target device on a block-mode PVC
 	ScratchDir          = "/scratch"                           // scratch volume mount
 	CertDir             = "/certs"                             // CA bundle mount
@@ -54,6 +55,9 @@ const (
 	ProgressPort        = 8443                                 // HTTP port serving /metrics in the importer pod
 	CloneCertDir        = "/clone-tls"                         // clone certificate (and, in the source pod, key) mount
 	ClonePort           = 8444                                 // HTTPS port of "importer serve" in a clone source pod
+	NodePullDiskDir     = "/disk"                              // pullMethod node: where the containerDisk image holds its disk file
+	NodePullBinDir      = "/goldimage"                         // pullMethod node: shared volume the init container copies the importer into
+	NodePullBinary      = "importer"                           // pullMethod node: the importer's file name in NodePullBinDir
 )
 
 // Exit codes of the importer. Retryable failures may succeed on a rerun; fatal ones will not.

@@ -39,6 +39,9 @@ type Input struct {
 	Keep              int      // importsToKeep
 	GarbageCollect    bool     // false for garbageCollect Never
 	Retry             bool     // forced poll: replace a failed import of Digest
+	// Unpollable, when set, is why the source cannot tell whether it changed (an http server without a
+	// stable validator); UpToDate reports it instead of the import state, and nothing new is imported.
+	Unpollable *Condition
 }
 
 // Condition is a computed cron condition.
@@ -82,6 +85,10 @@ func Decide(in Input) Plan {
 		p.Delete = append(p.Delete, collect(in, p)...)
 	}
 	p.UpToDate, p.Progressing = conditions(in, p.Current)
+	if in.Unpollable != nil {
+		p.UpToDate = *in.Unpollable
+		p.UpToDate.Status = false
+	}
 	return p
 }
 

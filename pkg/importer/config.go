@@ -34,6 +34,10 @@ type Config struct {
 	Headers     []string // extra "Name: value" HTTP headers for http(s) sources
 	S3          bool     // treat an http(s) URL as an S3 endpoint (IMPORTER_SOURCE=s3)
 	Preallocate bool     // allocate every block of the destination
+	// Archive makes Source a tar archive (optionally gz, xz or zstd) unpacked into the existing directory Dest
+	// (CDI's contentType archive) instead of a disk image. Links, special files and entries escaping Dest are
+	// refused; Size, when set, bounds the unpacked bytes. Default false: a disk image.
+	Archive bool
 	// FilesystemOverhead is the share of a filesystem target's free space kept for the filesystem, in [0, 1)
 	// (CDI's FILESYSTEM_OVERHEAD; the importer command defaults to 0.055): the disk may use
 	// min(Size, free*(1-overhead)). 0: the image may fill all free space. Block devices ignore it.
@@ -65,6 +69,8 @@ func (c *Config) validate() error {
 		return Usagef("format %q is not supported: the importer writes raw only", c.Format)
 	case !(c.FilesystemOverhead >= 0 && c.FilesystemOverhead < 1):
 		return Usagef("filesystem overhead %v is not a fraction in [0, 1)", c.FilesystemOverhead)
+	case c.Archive && (strings.HasPrefix(c.Source, "blank:") || isClone(c.Source)):
+		return Usagef("contentType archive needs an http(s), s3, file or registry source")
 	case strings.HasPrefix(c.Source, "blank:") && c.Size == 0:
 		return Usagef("a blank: disk needs --size")
 	}

@@ -21,6 +21,9 @@
 // (CDI's rule, overhead 0.055 by default in the pod): the virtual size must fit it, and the finished file
 // is grown to min(requested size, usable space), never below the virtual size.
 //
+// With Config.Archive (CDI's contentType archive) the source is a tar, optionally compressed, that pkg/importer/untar
+// unpacks into the directory Dest; links, special files and escaping names are refused.
+//
 // A clone+https:// source is the stream of a host-assisted clone (pkg/clone): the server must present the
 // certificate in the certificate directory, the token is the password; holes arrive as holes and stay holes.
 package importer

@@ -37,6 +37,9 @@ func run(ctx context.Context, c *Config) (contract.Termination, error) {
 	if progress == nil {
 		progress = func(int64, int64) {}
 	}
+	if c.Archive {
+		return importArchive(ctx, c, progress)
+	}
 	t, err := openTarget(c)
 	if err != nil {
 		return contract.Termination{}, err

@@ -15,5 +15,5 @@ type inProcess struct{ scratch string }
 
 func (i inProcess) Import(ctx context.Context, source, dest string, auth Auth) (contract.Termination, error) {
 	return importer.Run(ctx, importer.Config{Source: source, Dest: dest, ScratchDir: i.scratch,
-		User: auth.User, Password: auth.Password, CertDir: auth.CertDir})
+		User: auth.User, Password: auth.Password, CertDir: auth.CertDir, Checksum: auth.Checksum, Headers: auth.Headers})
 }

@@ -12,19 +12,24 @@ import (
 
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
+	"github.com/goldimage/goldimage/pkg/cdiconst"
 	"github.com/goldimage/goldimage/pkg/contract"
 	"github.com/goldimage/goldimage/pkg/cron"
 )
 
-// Importer imports source (a docker:// URL pinned to a digest) into the file dest with the cron's auth.
+// Importer imports source (a docker:// URL pinned to a digest, or an http(s) URL) into the file dest with the
+// cron's auth.
 type Importer interface {
 	Import(ctx context.Context, source, dest string, auth Auth) (contract.Termination, error)
 }
 
-// Poller resolves an image reference to its digest; *cron.Poller implements it.
+// Poller resolves an image reference to its digest and checks http(s) sources; *cron.Poller implements it.
 type Poller interface {
 	Digest(ctx context.Context, ref string, creds cron.Credentials) (string, error)  // may reuse a poll of this tick
 	Refresh(ctx context.Context, ref string, creds cron.Credentials) (string, error) // asks the registry now
+	// CheckHTTP polls an http(s) URL conditioned on prev; fresh asks the server now.
+	CheckHTTP(ctx context.Context, url string, prev cron.Validator, creds cron.Credentials, fresh bool) (cron.Validator, bool, error)
+	Checksum(ctx context.Context, sumsURL, imageURL string, creds cron.Credentials) (string, error) // reads a SHA256SUMS file
 }
 
 // Runner runs DataImportCrons against a store directory.
@@ -175,15 +180,13 @@ func (r *Runner) reconcile(ctx context.Context, c *cdiv1.DataImportCron) (time.D
 	st.Cron = c.Name
 	polled := false
 	if cron.PollDue(sched, st.LastPoll, r.now(), r.force) {
-		resolve := r.poller.Digest
-		if r.force {
-			resolve = r.poller.Refresh
-		}
-		d, err := resolve(ctx, cron.TrimScheme(cron.SourceURL(c)), acc.credentials())
-		if err != nil {
+		if err := r.poll(ctx, c, acc, &st); err != nil {
+			if serr := dir.save(st); serr != nil {
+				err = errors.Join(err, serr)
+			}
 			return cron.RequeueAfter(sched, st.LastPoll, r.now(), c.Name, 0), err
 		}
-		st.Digest, st.LastPoll, polled = d, r.now(), true
+		polled = true
 	}
 	err = r.converge(ctx, c, acc, dir, &st, r.force && polled)
 	if serr := dir.save(st); serr != nil {
@@ -192,9 +195,51 @@ func (r *Runner) reconcile(ctx context.Context, c *cdiv1.DataImportCron) (time.D
 	return cron.RequeueAfter(sched, st.LastPoll, r.now(), c.Name, 0), err
 }
 
-// converge applies plans until nothing is left to do: at most one import per round, then the link and GC.
+// poll records the newest digest, or http version and checksum, in st. A server without a usable validator
+// is an error naming it, recorded as a poll (the next one comes on schedule, not in a retry loop).
+func (r *Runner) poll(ctx context.Context, c *cdiv1.DataImportCron, acc access, st *sourceState) error {
+	if !cron.IsHTTP(c) {
+		resolve := r.poller.Digest
+		if r.force {
+			resolve = r.poller.Refresh
+		}
+		d, err := resolve(ctx, cron.TrimScheme(cron.SourceURL(c)), acc.credentials())
+		if err != nil {
+			return err
+		}
+		st.Digest, st.LastPoll = d, r.now()
+		return nil
+	}
+	url := cron.SourceURL(c)
+	prev := st.Validator
+	if cron.HTTPVersion(url, prev) != st.Digest {
+		prev = cron.Validator{}
+	}
+	v, _, err := r.poller.CheckHTTP(ctx, url, prev, acc.credentials(), r.force)
+	if errors.Is(err, cron.ErrNoValidator) || errors.Is(err, cron.ErrUnstableValidator) {
+		st.LastPoll = r.now()
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	version, checksum := cron.HTTPVersion(url, v), ""
+	if sums := c.Annotations[cdiconst.AnnChecksumURL]; sums != "" {
+		checksum = st.Checksum
+		if version != st.Digest || checksum == "" || r.force { // a forced poll rereads a checksum file published late
+			if checksum, err = r.poller.Checksum(ctx, sums, url, acc.credentials()); err != nil {
+				return err
+			}
+		}
+	}
+	st.Digest, st.Validator, st.Checksum, st.LastPoll = version, v, checksum, r.now()
+	return nil
+}
+
+// converge applies plans until nothing is left to do: at most one import per round, then the link and the GC
+// a moved link allows.
 func (r *Runner) converge(ctx context.Context, c *cdiv1.DataImportCron, acc access, dir sourceDir, st *sourceState, retry bool) error {
-	for step := 0; step < 3; step++ {
+	for step := 0; step < 4; step++ {
 		plan := cron.Decide(r.input(c, dir, st, retry))
 		retry = false
 		for _, name := range plan.Delete {
@@ -209,6 +254,9 @@ func (r *Runner) converge(ctx context.Context, c *cdiv1.DataImportCron, acc acce
 				return err
 			}
 			fmt.Fprintf(r.log, "%s: current -> %s\n", c.Spec.ManagedDataSource, plan.PointAt)
+			if plan.Create == nil {
+				continue // the old target is no longer protected: collect it now, not a round later
+			}
 		}
 		if plan.Create == nil {
 			return nil
@@ -232,18 +280,24 @@ func (r *Runner) input(c *cdiv1.DataImportCron, dir sourceDir, st *sourceState, 
 
 // importOne imports the digest into <name>.img through a partial file renamed only on success.
 func (r *Runner) importOne(ctx context.Context, c *cdiv1.DataImportCron, acc access, dir sourceDir, st *sourceState, im cron.Import) error {
-	url, err := cron.PinDigest(cron.SourceURL(c), im.Digest)
-	if err != nil {
-		return err
+	url := cron.SourceURL(c)
+	if !cron.IsHTTP(c) {
+		var err error
+		if url, err = cron.PinDigest(url, im.Digest); err != nil {
+			return err
+		}
 	}
 	auth, cleanup, err := acc.auth(r.tmp)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
+	if cron.IsHTTP(c) && im.Digest == st.Digest {
+		auth.Checksum = st.Checksum
+	}
 	part := dir.image(im.Name) + partSuffix
 	_ = os.Remove(part)
-	fmt.Fprintf(r.log, "%s: importing %s into %s\n", c.Spec.ManagedDataSource, url, im.Name)
+	fmt.Fprintf(r.log, "%s: importing %s into %s\n", c.Spec.ManagedDataSource, cron.RedactURL(url), im.Name)
 	term, err := r.importer.Import(ctx, url, part, auth)
 	if err == nil && term.Result == contract.ResultSuccess {
 		err = os.Rename(part, dir.image(im.Name))

@@ -22,10 +22,14 @@ const (
 
 // sourceState is what local mode remembers about one DataSource between runs.
 type sourceState struct {
-	Cron     string        `json:"cron"`
-	LastPoll time.Time     `json:"lastPoll,omitzero"`
-	Digest   string        `json:"digest,omitempty"`
-	Imports  []cron.Import `json:"imports,omitempty"`
+	Cron     string    `json:"cron"`
+	LastPoll time.Time `json:"lastPoll,omitzero"`
+	Digest   string    `json:"digest,omitempty"` // newest digest, or http version, polled
+	// Validator and Checksum belong to an http source's Digest: the ETag/Last-Modified its polls are
+	// conditioned on, and the sha256 its checksum-url lists ("" without one).
+	Validator cron.Validator `json:"validator,omitzero"`
+	Checksum  string         `json:"checksum,omitempty"`
+	Imports   []cron.Import  `json:"imports,omitempty"`
 }
 
 // sourceDir is the store directory of one DataSource.

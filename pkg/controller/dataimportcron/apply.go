@@ -6,6 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
@@ -72,7 +73,12 @@ func (r *Reconciler) createImport(ctx context.Context, c *cdiv1.DataImportCron, 
 		}
 		return false, fmt.Errorf("create DataVolume %s: %w", dv.Name, err)
 	}
-	r.recorder.Eventf(c, corev1.EventTypeNormal, cdiconst.EventImportCreated, "Importing %s into DataVolume %s", im.Digest, dv.Name)
+	what := im.Digest
+	if cron.IsHTTP(c) {
+		v := cron.Validator{ETag: c.Annotations[cdiconst.AnnSourceETag], LastModified: c.Annotations[cdiconst.AnnSourceLastModified]}
+		what = cron.RedactURL(cron.SourceURL(c)) + " (" + v.String() + ")"
+	}
+	r.recorder.Eventf(c, corev1.EventTypeNormal, cdiconst.EventImportCreated, "Importing %s into DataVolume %s", what, dv.Name)
 	return false, nil
 }
 
@@ -83,13 +89,12 @@ func (r *Reconciler) pointDataSource(ctx context.Context, c *cdiv1.DataImportCro
 		ds = &cdiv1.DataSource{}
 		ds.Name, ds.Namespace = c.Spec.ManagedDataSource, c.Namespace
 	}
-	if dataSourceTarget(ds, c.Namespace) == target && ds.Labels[cdiconst.LabelDataImportCron] == c.Name {
+	labels := cron.DataSourceLabels(c.Labels, ds.Labels)
+	labels[cdiconst.LabelDataImportCron] = c.Name
+	if dataSourceTarget(ds, c.Namespace) == target && equality.Semantic.DeepEqual(labels, ds.Labels) {
 		return nil
 	}
-	if ds.Labels == nil {
-		ds.Labels = map[string]string{}
-	}
-	ds.Labels[cdiconst.LabelDataImportCron] = c.Name
+	ds.Labels = labels
 	ds.Spec.Source = cdiv1.DataSourceSource{PVC: &cdiv1.DataVolumeSourcePVC{Namespace: c.Namespace, Name: target}}
 	var err error
 	if st.ds == nil {
@@ -136,6 +141,8 @@ func (r *Reconciler) conditionEvents(before, after *cdiv1.DataImportCron) {
 			r.recorder.Event(after, corev1.EventTypeWarning, cdiconst.EventPollFailed, up.Message)
 		case up.Reason == cdiconst.ReasonInvalidSpec:
 			r.recorder.Event(after, corev1.EventTypeWarning, cdiconst.EventInvalidSpec, up.Message)
+		case up.Reason == cdiconst.ReasonNoValidator, up.Reason == cdiconst.ReasonUnstableValidator:
+			r.recorder.Event(after, corev1.EventTypeWarning, up.Reason, up.Message)
 		}
 	}
 	if p, changed := transitioned(before, after, cdiv1.DataImportCronProgressing); changed && p.Reason == cdiconst.ReasonImportFailed {

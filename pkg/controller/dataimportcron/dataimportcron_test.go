@@ -1,6 +1,7 @@
 package dataimportcron
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -85,6 +86,30 @@ func TestForced(t *testing.T) {
 		c := &cdiv1.DataImportCron{ObjectMeta: metav1.ObjectMeta{Annotations: tc.ann}}
 		if got := forced(c); got != tc.want {
 			t.Errorf("%s: forced = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestNewImportDataVolumeHTTP(t *testing.T) {
+	const url = "https://cloud.example/images/disk.qcow2"
+	version := cron.HTTPVersion(url, cron.Validator{ETag: `"1"`})
+	sum := "sha256:" + strings.Repeat("ab", 32)
+	c := &cdiv1.DataImportCron{ObjectMeta: metav1.ObjectMeta{Name: "cron", Namespace: "ns",
+		Annotations: map[string]string{cdiconst.AnnSourceDesiredDigest: version, cdiconst.AnnSourceChecksum: sum}},
+		Spec: cdiv1.DataImportCronSpec{ManagedDataSource: "debian", Template: cdiv1.DataVolume{
+			Spec: cdiv1.DataVolumeSpec{Source: &cdiv1.DataVolumeSource{HTTP: &cdiv1.DataVolumeSourceHTTP{URL: url}}}}}}
+	for _, tc := range []struct {
+		version, checksum string
+	}{
+		{version, sum},
+		{cron.HTTPVersion(url, cron.Validator{ETag: `"0"`}), ""}, // an older version: the checksum is not its own
+	} {
+		dv, err := newImportDataVolume(c, cron.Import{Name: cron.ImportName("debian", tc.version), Digest: tc.version})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dv.Spec.Source.HTTP.URL != url || dv.Annotations[cdiconst.AnnDigest] != tc.version || dv.Annotations[cdiconst.AnnChecksum] != tc.checksum {
+			t.Errorf("DataVolume %s: url %s annotations %v, want checksum %q", dv.Name, dv.Spec.Source.HTTP.URL, dv.Annotations, tc.checksum)
 		}
 	}
 }

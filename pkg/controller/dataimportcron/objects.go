@@ -3,11 +3,11 @@ package dataimportcron
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -15,12 +15,9 @@ import (
 	"github.com/goldimage/goldimage/pkg/cron"
 )
 
-// newImportDataVolume builds the DataVolume importing digest for cron c, from its template.
+// newImportDataVolume builds the DataVolume importing digest for cron c, from its template: a registry URL
+// pinned to the digest, or the http(s) URL with the checksum polled with its version.
 func newImportDataVolume(c *cdiv1.DataImportCron, im cron.Import) (*cdiv1.DataVolume, error) {
-	url, err := cron.PinDigest(cron.SourceURL(c), im.Digest)
-	if err != nil {
-		return nil, err
-	}
 	tmpl := c.Spec.Template.DeepCopy()
 	dv := &cdiv1.DataVolume{
 		ObjectMeta: metav1.ObjectMeta{Name: im.Name, Namespace: c.Namespace,
@@ -36,6 +33,16 @@ func newImportDataVolume(c *cdiv1.DataImportCron, im cron.Import) (*cdiv1.DataVo
 	dv.Labels[cdiconst.LabelDataImportCron] = c.Name
 	dv.Annotations[cdiconst.AnnDigest] = im.Digest
 	dv.Annotations[cdiconst.AnnImmediateBinding] = "true"
+	if cron.IsHTTP(c) {
+		if sum := c.Annotations[cdiconst.AnnSourceChecksum]; sum != "" && im.Digest == c.Annotations[cdiconst.AnnSourceDesiredDigest] {
+			dv.Annotations[cdiconst.AnnChecksum] = sum
+		}
+		return dv, nil
+	}
+	url, err := cron.PinDigest(cron.SourceURL(c), im.Digest)
+	if err != nil {
+		return nil, err
+	}
 	dv.Spec.Source.Registry.URL = &url
 	return dv, nil
 }
@@ -63,24 +70,28 @@ func importOf(dv *cdiv1.DataVolume) cron.Import {
 	return im
 }
 
-// credentials reads the cron's registry secret (CDI's accessKeyId/secretKey) and CA ConfigMap.
+// credentials reads the cron's source secret (CDI's accessKeyId/secretKey) and CA ConfigMap.
 func credentials(ctx context.Context, c client.Reader, cr *cdiv1.DataImportCron) (cron.Credentials, error) {
 	var sec *corev1.Secret
 	var cm *corev1.ConfigMap
-	reg := cr.Spec.Template.Spec.Source.Registry
-	if name := ptr.Deref(reg.SecretRef, ""); name != "" {
+	kind, secretName, cmName := cron.SourceRefs(cr)
+	if secretName != "" {
 		sec = &corev1.Secret{}
-		if err := c.Get(ctx, client.ObjectKey{Namespace: cr.Namespace, Name: name}, sec); err != nil {
-			return cron.Credentials{}, fmt.Errorf("registry secret %s: %w", name, err)
+		if err := c.Get(ctx, client.ObjectKey{Namespace: cr.Namespace, Name: secretName}, sec); err != nil {
+			return cron.Credentials{}, fmt.Errorf("%s secret %s: %w", kind, secretName, err)
 		}
 	}
-	if name := ptr.Deref(reg.CertConfigMap, ""); name != "" {
+	if cmName != "" {
 		cm = &corev1.ConfigMap{}
-		if err := c.Get(ctx, client.ObjectKey{Namespace: cr.Namespace, Name: name}, cm); err != nil {
-			return cron.Credentials{}, fmt.Errorf("registry CA ConfigMap %s: %w", name, err)
+		if err := c.Get(ctx, client.ObjectKey{Namespace: cr.Namespace, Name: cmName}, cm); err != nil {
+			return cron.Credentials{}, fmt.Errorf("%s CA ConfigMap %s: %w", kind, cmName, err)
 		}
 	}
-	return cron.CredentialsFrom(sec, cm), nil
+	creds := cron.CredentialsFrom(sec, cm)
+	if cron.IsHTTP(cr) {
+		creds.Headers = strings.Join(cr.Spec.Template.Spec.Source.HTTP.ExtraHeaders, "\n")
+	}
+	return creds, nil
 }
 
 // dataSourceTarget returns the PVC name ds points at when it is in the cron's namespace, else "".

@@ -21,10 +21,13 @@ import (
 	"github.com/goldimage/goldimage/pkg/cron"
 )
 
-// Poller resolves digests, sharing identical polls; *cron.Poller implements it.
+// Poller resolves digests and checks http(s) sources, sharing identical polls; *cron.Poller implements it.
 type Poller interface {
 	Digest(ctx context.Context, ref string, creds cron.Credentials) (string, error)  // may reuse a poll of this tick
 	Refresh(ctx context.Context, ref string, creds cron.Credentials) (string, error) // asks the registry now
+	// CheckHTTP polls an http(s) URL conditioned on prev; fresh asks the server now.
+	CheckHTTP(ctx context.Context, url string, prev cron.Validator, creds cron.Credentials, fresh bool) (cron.Validator, bool, error)
+	Checksum(ctx context.Context, sumsURL, imageURL string, creds cron.Credentials) (string, error) // reads a SHA256SUMS file
 }
 
 // Reconciler reconciles DataImportCrons.
@@ -117,6 +120,7 @@ type state struct {
 	ds       *cdiv1.DataSource // nil when missing
 	foreign  bool              // ds is managed by another cron
 	polled   bool
+	problem  *cron.Condition // the http source has no usable validator (this poll or the last)
 }
 
 func (r *Reconciler) reconcile(ctx context.Context, c *cdiv1.DataImportCron) (ctrl.Result, error) {
@@ -194,25 +198,24 @@ func lastPoll(c *cdiv1.DataImportCron) time.Time {
 	return c.Status.LastExecutionTimestamp.Time
 }
 
-// poll resolves the digest when the schedule or a trigger says so and records it on the cron.
+// poll resolves the digest (or checks the http source) when the schedule or a trigger says so and records it on the cron.
 func (r *Reconciler) poll(ctx context.Context, c *cdiv1.DataImportCron, st *state) error {
 	force := forced(c)
 	if !cron.PollDue(st.schedule, lastPoll(c), r.now(), force) {
+		st.problem = lastProblem(c)
 		return nil
-	}
-	resolve := r.poller.Digest
-	if force {
-		resolve = r.poller.Refresh
 	}
 	creds, err := credentials(ctx, r.reader, c)
 	if err == nil {
 		pctx, cancel := context.WithTimeout(ctx, r.pollTimeout)
-		var digest string
-		digest, err = resolve(pctx, cron.TrimScheme(cron.SourceURL(c)), creds)
+		if cron.IsHTTP(c) {
+			err = r.pollHTTP(pctx, c, st, creds, force)
+		} else {
+			err = r.pollRegistry(pctx, c, creds, force)
+		}
 		cancel()
 		if err == nil {
 			pollsTotal.WithLabelValues("ok").Inc()
-			setAnnotation(c, cdiconst.AnnSourceDesiredDigest, digest)
 			c.Status.LastExecutionTimestamp = ptrTime(r.now())
 			st.polled = true
 			return nil
@@ -223,6 +226,77 @@ func (r *Reconciler) poll(ctx context.Context, c *cdiv1.DataImportCron, st *stat
 	return err
 }
 
+func (r *Reconciler) pollRegistry(ctx context.Context, c *cdiv1.DataImportCron, creds cron.Credentials, force bool) error {
+	resolve := r.poller.Digest
+	if force {
+		resolve = r.poller.Refresh
+	}
+	digest, err := resolve(ctx, cron.TrimScheme(cron.SourceURL(c)), creds)
+	if err != nil {
+		return err
+	}
+	setAnnotation(c, cdiconst.AnnSourceDesiredDigest, digest)
+	return nil
+}
+
+// pollHTTP asks the server whether the source changed since the recorded validator and, on a change, reads its
+// checksum file; the new version and its checksum are recorded together. A server without a usable validator
+// is a problem the conditions report, not an error to retry.
+func (r *Reconciler) pollHTTP(ctx context.Context, c *cdiv1.DataImportCron, st *state, creds cron.Credentials, force bool) error {
+	url, old := cron.SourceURL(c), c.Annotations[cdiconst.AnnSourceDesiredDigest]
+	prev := cron.Validator{ETag: c.Annotations[cdiconst.AnnSourceETag], LastModified: c.Annotations[cdiconst.AnnSourceLastModified]}
+	if cron.HTTPVersion(url, prev) != old {
+		prev = cron.Validator{} // recorded for another URL, or nothing recorded
+	}
+	v, _, err := r.poller.CheckHTTP(ctx, url, prev, creds, force)
+	if reason := problemReason(err); reason != "" {
+		st.problem = &cron.Condition{Reason: reason, Message: err.Error()}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	version, checksum := cron.HTTPVersion(url, v), ""
+	if sums := c.Annotations[cdiconst.AnnChecksumURL]; sums != "" {
+		checksum = c.Annotations[cdiconst.AnnSourceChecksum]
+		if version != old || checksum == "" || force { // a forced poll rereads a checksum file published late
+			if checksum, err = r.poller.Checksum(ctx, sums, url, creds); err != nil {
+				return err
+			}
+		}
+	}
+	setAnnotation(c, cdiconst.AnnSourceDesiredDigest, version)
+	setAnnotation(c, cdiconst.AnnSourceETag, v.ETag)
+	setAnnotation(c, cdiconst.AnnSourceLastModified, v.LastModified)
+	setAnnotation(c, cdiconst.AnnSourceChecksum, checksum)
+	for _, k := range []string{cdiconst.AnnSourceETag, cdiconst.AnnSourceLastModified, cdiconst.AnnSourceChecksum} {
+		if c.Annotations[k] == "" {
+			delete(c.Annotations, k)
+		}
+	}
+	return nil
+}
+
+// problemReason is the condition reason of a bad-validator poll error, "" for any other.
+func problemReason(err error) string {
+	switch {
+	case errors.Is(err, cron.ErrNoValidator):
+		return cdiconst.ReasonNoValidator
+	case errors.Is(err, cron.ErrUnstableValidator):
+		return cdiconst.ReasonUnstableValidator
+	}
+	return ""
+}
+
+// lastProblem is the bad-validator condition the last poll left, which holds until the next poll.
+func lastProblem(c *cdiv1.DataImportCron) *cron.Condition {
+	up := condition(c, cdiv1.DataImportCronUpToDate)
+	if up == nil || (up.Reason != cdiconst.ReasonNoValidator && up.Reason != cdiconst.ReasonUnstableValidator) {
+		return nil
+	}
+	return &cron.Condition{Reason: up.Reason, Message: up.Message}
+}
+
 func (r *Reconciler) input(c *cdiv1.DataImportCron, st *state) cron.Input {
 	in := cron.Input{
 		Source:            c.Spec.ManagedDataSource,
@@ -231,6 +305,7 @@ func (r *Reconciler) input(c *cdiv1.DataImportCron, st *state) cron.Input {
 		Keep:              cdiconst.DefaultImportsKeep,
 		GarbageCollect:    c.Spec.GarbageCollect == nil || *c.Spec.GarbageCollect != cdiv1.DataImportCronGarbageCollectNever,
 		Retry:             forced(c) && st.polled,
+		Unpollable:        st.problem,
 	}
 	if c.Spec.ImportsToKeep != nil {
 		in.Keep = int(*c.Spec.ImportsToKeep)

@@ -29,8 +29,15 @@ func TestSourceOf(t *testing.T) {
 		{"no source", nil, "", "", "spec.source"},
 		{"empty http url", &cdiv1.DataVolumeSource{HTTP: &cdiv1.DataVolumeSourceHTTP{}}, "", "", "http.url"},
 		{"image stream", &cdiv1.DataVolumeSource{Registry: &cdiv1.DataVolumeSourceRegistry{ImageStream: ptr.To("x")}}, "", "", "imageStream"},
-		{"node pull", &cdiv1.DataVolumeSource{Registry: &cdiv1.DataVolumeSourceRegistry{URL: ptr.To("docker://r/x"), PullMethod: &node}}, "", "", "pullMethod node"},
-		{"clone", &cdiv1.DataVolumeSource{PVC: &cdiv1.DataVolumeSourcePVC{Name: "x"}}, "", "", "unsupported source"},
+		{"node pull", &cdiv1.DataVolumeSource{Registry: &cdiv1.DataVolumeSourceRegistry{URL: ptr.To("docker://r/x:1"), PullMethod: &node}}, "registry", "docker://r/x:1", ""},
+		{"node pull without docker://", &cdiv1.DataVolumeSource{Registry: &cdiv1.DataVolumeSourceRegistry{URL: ptr.To("r/x:1"), PullMethod: &node}}, "", "", "must start with docker://"},
+		{"node pull, bad reference", &cdiv1.DataVolumeSource{Registry: &cdiv1.DataVolumeSourceRegistry{URL: ptr.To("docker://UP/x"), PullMethod: &node}}, "", "", "docker://UP/x"},
+		{"clone (handled by the clone path)", &cdiv1.DataVolumeSource{PVC: &cdiv1.DataVolumeSourcePVC{Name: "x"}}, "", "", "no source goldimage knows"},
+		{"upload", &cdiv1.DataVolumeSource{Upload: &cdiv1.DataVolumeSourceUpload{}}, "", "", "spec.source.upload is not supported"},
+		{"imageio", &cdiv1.DataVolumeSource{Imageio: &cdiv1.DataVolumeSourceImageIO{URL: "https://engine"}}, "", "", "spec.source.imageio is not supported"},
+		{"vddk", &cdiv1.DataVolumeSource{VDDK: &cdiv1.DataVolumeSourceVDDK{URL: "https://vcenter"}}, "", "", "spec.source.vddk is not supported"},
+		{"gcs", &cdiv1.DataVolumeSource{GCS: &cdiv1.DataVolumeSourceGCS{URL: "gs://b/d.img"}}, "", "", "spec.source.gcs is not supported"},
+		{"snapshot", &cdiv1.DataVolumeSource{Snapshot: &cdiv1.DataVolumeSourceSnapshot{Name: "s"}}, "", "", "spec.source.snapshot is not supported"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := sourceOf(&cdiv1.DataVolume{Spec: cdiv1.DataVolumeSpec{Source: tc.src}})

@@ -1,7 +1,8 @@
 // Package datavolume reconciles CDI DataVolumes with an import source (registry, http, s3, blank): it creates
 // the PVC from spec.storage or spec.pvc and a restricted importer pod configured through pkg/contract, and
 // reports phase, progress, restarts and conditions the way CDI does from the pod's status and termination
-// message.
+// message. With registry pullMethod node the pod runs the containerDisk image itself, the importer copied into
+// it from an init container through a shared emptyDir, so the node's runtime pulls the image.
 //
 // Clones (sourceRef to a DataSource, or source.pvc) wait Pending, with a condition saying why, until the
 // DataSource is Ready and its PVC exists and is populated. Across namespaces a SubjectAccessReview must allow

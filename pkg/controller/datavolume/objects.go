@@ -61,6 +61,14 @@ func claimSpec(dv *cdiv1.DataVolume) (corev1.PersistentVolumeClaimSpec, error) {
 	return spec, nil
 }
 
+// checkContent refuses a contentType the claim cannot hold: an archive unpacks into a filesystem.
+func checkContent(dv *cdiv1.DataVolume, spec corev1.PersistentVolumeClaimSpec) error {
+	if dv.Spec.ContentType == cdiv1.DataVolumeArchive && spec.VolumeMode != nil && *spec.VolumeMode == corev1.PersistentVolumeBlock {
+		return errors.New("contentType archive needs volumeMode Filesystem: a tar is unpacked into a filesystem, not onto a block device")
+	}
+	return nil
+}
+
 // newClaim builds the PVC of dv.
 func newClaim(dv *cdiv1.DataVolume, spec corev1.PersistentVolumeClaimSpec) *corev1.PersistentVolumeClaim {
 	return &corev1.PersistentVolumeClaim{
@@ -167,7 +175,7 @@ func newImporterPod(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, s
 		volumes = append(volumes, corev1.Volume{Name: "certs", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 			LocalObjectReference: corev1.LocalObjectReference{Name: src.certConfigMap}}}})
 	}
-	return &corev1.Pod{
+	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: podName(dv), Namespace: dv.Namespace, Labels: map[string]string{
 			"app.kubernetes.io/name": "importer", "app.kubernetes.io/managed-by": "goldimage"}},
 		Spec: corev1.PodSpec{
@@ -176,10 +184,15 @@ func newImporterPod(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, s
 				RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](importerUID), RunAsGroup: ptr.To[int64](importerUID),
 				FSGroup: ptr.To[int64](importerUID), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 			},
-			Containers: []corev1.Container{ctr},
-			Volumes:    volumes,
+			Containers:        []corev1.Container{ctr},
+			Volumes:           volumes,
+			PriorityClassName: dv.Spec.PriorityClassName,
 		},
 	}
+	if src.nodeImage != "" {
+		asNodePull(pod, src, cfg)
+	}
+	return pod
 }
 
 // scratchDir is the scratch emptyDir of a source that may need a spill (see importSource.streamable:
@@ -209,8 +222,11 @@ func requestedSize(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim) re
 // importerEnv is the IMPORTER_* environment of pkg/contract for dv.
 func importerEnv(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, src importSource, cfg podConfig) []corev1.EnvVar {
 	dest := contract.FilesystemTarget
-	if isBlock(claim) {
+	switch {
+	case isBlock(claim):
 		dest = contract.BlockTarget
+	case dv.Spec.ContentType == cdiv1.DataVolumeArchive:
+		dest = contract.FilesystemDir
 	}
 	contentType := string(dv.Spec.ContentType)
 	if contentType == "" {
@@ -242,6 +258,12 @@ func importerEnv(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim, src 
 	}
 	if src.arch != "" {
 		env = append(env, corev1.EnvVar{Name: contract.EnvPlatformArch, Value: src.arch})
+	}
+	for i, h := range src.headers {
+		env = append(env, corev1.EnvVar{Name: contract.EnvExtraHeaderPrefix + strconv.Itoa(i), Value: h})
+	}
+	if sum := dv.Annotations[cdiconst.AnnChecksum]; sum != "" {
+		env = append(env, corev1.EnvVar{Name: contract.EnvChecksum, Value: sum})
 	}
 	if src.certConfigMap != "" {
 		env = append(env, corev1.EnvVar{Name: contract.EnvCertDir, Value: contract.CertDir})

@@ -1,6 +1,7 @@
 package datavolume
 
 import (
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -9,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
+	"github.com/goldimage/goldimage/pkg/cdiconst"
 	"github.com/goldimage/goldimage/pkg/contract"
 )
 
@@ -159,5 +161,31 @@ func TestImporterPodInsecureRegistry(t *testing.T) {
 				t.Errorf("%s = %q, want insecure %v", contract.EnvInsecureTLS, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestImporterPodHeadersAndChecksum(t *testing.T) {
+	dv := &cdiv1.DataVolume{ObjectMeta: metav1.ObjectMeta{Name: "vm", Namespace: "vms",
+		Annotations: map[string]string{cdiconst.AnnChecksum: "sha256:" + strings.Repeat("a", 64)}},
+		Spec: cdiv1.DataVolumeSpec{Source: &cdiv1.DataVolumeSource{HTTP: &cdiv1.DataVolumeSourceHTTP{
+			URL: "https://h/d.img", ExtraHeaders: []string{"X-Token: 1", "Accept: */*"}}}, PriorityClassName: "imports"}}
+	src, err := sourceOf(dv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "vm"}, Spec: *sourceClaim("1Gi", corev1.PersistentVolumeFilesystem).Spec.DeepCopy()}
+	pod := newImporterPod(dv, claim, src, podConfig{})
+	if pod.Spec.PriorityClassName != "imports" {
+		t.Errorf("priorityClassName %q, want the DataVolume's", pod.Spec.PriorityClassName)
+	}
+	for name, want := range map[string]string{contract.EnvExtraHeaderPrefix + "0": "X-Token: 1", contract.EnvExtraHeaderPrefix + "1": "Accept: */*",
+		contract.EnvChecksum: "sha256:" + strings.Repeat("a", 64)} {
+		if got, _ := envOf(pod, name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	dv.Spec.Source.HTTP.SecretExtraHeaders = []string{"s"}
+	if _, err := sourceOf(dv); err == nil || !strings.Contains(err.Error(), "secretExtraHeaders is not supported") {
+		t.Errorf("secretExtraHeaders: %v, want it refused", err)
 	}
 }

@@ -123,6 +123,9 @@ func (r *Reconciler) reconcile(ctx context.Context, dv *cdiv1.DataVolume) (ctrl.
 	}
 	spec, err := claimSpec(dv)
 	if err == nil {
+		err = checkContent(dv, spec)
+	}
+	if err == nil {
 		err = withFilesystemOverhead(dv, &spec, r.pod.fsOverhead)
 	}
 	if err != nil {
@@ -240,8 +243,14 @@ func (r *Reconciler) observePod(ctx context.Context, dv *cdiv1.DataVolume, pod *
 	return ctrl.Result{}, nil
 }
 
-// waiting returns the importer container's waiting state (ErrImagePull, CreateContainerConfigError...), or nil.
+// waiting returns the importer container's waiting state (ErrImagePull, CreateContainerConfigError...), or
+// the node-pull init container's while it has not completed, or nil.
 func waiting(pod *corev1.Pod) *corev1.ContainerStateWaiting {
+	for _, s := range pod.Status.InitContainerStatuses {
+		if s.Name == nodeInitContainer && s.State.Waiting != nil {
+			return s.State.Waiting
+		}
+	}
 	for _, s := range pod.Status.ContainerStatuses {
 		if s.Name == cdiconst.ImporterContainer && s.State.Waiting != nil {
 			return s.State.Waiting
@@ -332,8 +341,12 @@ func (r *Reconciler) phaseEvent(dv *cdiv1.DataVolume, from cdiv1.DataVolumePhase
 		r.recorder.Event(dv, corev1.EventTypeNormal, succeeded, done)
 	case cdiv1.Failed:
 		msg := op + " failed"
-		if c := condition(dv, cdiv1.DataVolumeRunning); c != nil && c.Message != "" {
+		c := condition(dv, cdiv1.DataVolumeRunning)
+		if c != nil && c.Message != "" {
 			msg += ": " + c.Message
+		}
+		if c != nil && c.Reason == cdiconst.ReasonUnsupported {
+			failed = cdiconst.ReasonUnsupported
 		}
 		r.recorder.Event(dv, corev1.EventTypeWarning, failed, msg)
 	case cdiv1.ImportScheduled, cdiv1.ImportInProgress, cdiv1.CloneScheduled, cdiv1.CloneInProgress, cdiv1.CSICloneInProgress:

@@ -2,6 +2,7 @@ package datavolume
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"path"
 	"strings"
@@ -11,16 +12,38 @@ import (
 
 // importSource is what the importer pod needs to know about a DataVolume's source.
 type importSource struct {
-	kind          string // IMPORTER_SOURCE value
-	endpoint      string // IMPORTER_ENDPOINT value
-	secretRef     string // Secret with accessKeyId and secretKey, "" for none
-	certConfigMap string // ConfigMap with CA certificates, "" for none
-	arch          string // platform architecture for image indexes, "" for the default
-	cloneSecret   string // Secret with the clone certificate and token (host-assisted clone), "" for none
+	kind          string   // IMPORTER_SOURCE value
+	endpoint      string   // IMPORTER_ENDPOINT value
+	secretRef     string   // Secret with accessKeyId and secretKey, "" for none
+	certConfigMap string   // ConfigMap with CA certificates, "" for none
+	arch          string   // platform architecture for image indexes, "" for the default
+	cloneSecret   string   // Secret with the clone certificate and token (host-assisted clone), "" for none
+	headers       []string // extra "Name: value" HTTP headers (http.extraHeaders)
+	nodeImage     string   // pullMethod node: the containerDisk image the pod runs, "" for a pod pull
 }
 
-// errUnsupported marks sources goldimage does not import (clone, upload, snapshot, imageio, vddk, gcs).
-var errUnsupported = errors.New("unsupported source")
+// unsupported names the CDI sources goldimage does not import, each with what to use instead (docs/cdi-compatibility.md).
+var unsupported = []struct {
+	field string
+	set   func(*cdiv1.DataVolumeSource) bool
+	hint  string
+}{
+	{"upload", func(s *cdiv1.DataVolumeSource) bool { return s.Upload != nil }, "goldimage has no upload proxy; serve the image over http(s) or push it as a containerDisk"},
+	{"imageio", func(s *cdiv1.DataVolumeSource) bool { return s.Imageio != nil }, "oVirt imageio transfers are not implemented; export the disk and import it over http(s)"},
+	{"vddk", func(s *cdiv1.DataVolumeSource) bool { return s.VDDK != nil }, "VMware VDDK transfers are not implemented; export the VMDK and import it over http(s)"},
+	{"gcs", func(s *cdiv1.DataVolumeSource) bool { return s.GCS != nil }, "Google Cloud Storage is not implemented; use the object's https URL or GCS's S3-compatible endpoint"},
+	{"snapshot", func(s *cdiv1.DataVolumeSource) bool { return s.Snapshot != nil }, "cloning from a VolumeSnapshot is not implemented; clone the PVC or a DataSource"},
+}
+
+// unsupportedSource is the one-line error naming the CDI source s uses that goldimage does not import.
+func unsupportedSource(s *cdiv1.DataVolumeSource) error {
+	for _, u := range unsupported {
+		if u.set(s) {
+			return fmt.Errorf("spec.source.%s is not supported by goldimage: %s", u.field, u.hint)
+		}
+	}
+	return errors.New("spec.source names no source goldimage knows (http, s3, registry, blank, pvc)")
+}
 
 // sourceOf extracts the import source of dv.
 func sourceOf(dv *cdiv1.DataVolume) (importSource, error) {
@@ -34,7 +57,11 @@ func sourceOf(dv *cdiv1.DataVolume) (importSource, error) {
 		if s.HTTP.URL == "" {
 			return importSource{}, errors.New("spec.source.http.url is empty")
 		}
-		return importSource{kind: "http", endpoint: s.HTTP.URL, secretRef: s.HTTP.SecretRef, certConfigMap: s.HTTP.CertConfigMap}, nil
+		if len(s.HTTP.SecretExtraHeaders) > 0 {
+			return importSource{}, errors.New("spec.source.http.secretExtraHeaders is not supported by goldimage: put the headers in extraHeaders")
+		}
+		return importSource{kind: "http", endpoint: s.HTTP.URL, secretRef: s.HTTP.SecretRef, certConfigMap: s.HTTP.CertConfigMap,
+			headers: s.HTTP.ExtraHeaders}, nil
 	case s.S3 != nil:
 		if s.S3.URL == "" {
 			return importSource{}, errors.New("spec.source.s3.url is empty")
@@ -43,17 +70,17 @@ func sourceOf(dv *cdiv1.DataVolume) (importSource, error) {
 	case s.Blank != nil:
 		return importSource{kind: "blank", endpoint: "blank:"}, nil
 	}
-	return importSource{}, errUnsupported
+	return importSource{}, unsupportedSource(s)
 }
 
 func registrySource(r *cdiv1.DataVolumeSourceRegistry) (importSource, error) {
 	if r.URL == nil || *r.URL == "" {
 		return importSource{}, errors.New("spec.source.registry.url is empty (imageStream is not supported)")
 	}
-	if r.PullMethod != nil && *r.PullMethod == cdiv1.RegistryPullNode {
-		return importSource{}, errors.New("spec.source.registry.pullMethod node is not supported")
-	}
 	src := importSource{kind: "registry", endpoint: *r.URL}
+	if r.PullMethod != nil && *r.PullMethod == cdiv1.RegistryPullNode {
+		return nodeSource(src)
+	}
 	if r.SecretRef != nil {
 		src.secretRef = *r.SecretRef
 	}

@@ -31,9 +31,12 @@ func TestCronBadInput(t *testing.T) {
 		cause  string
 	}{
 		{"bad schedule", func(c *cdiv1.DataImportCron) { c.Spec.Schedule = "every day" }, cdiconst.ReasonInvalidSpec, "every day"},
-		{"http source", func(c *cdiv1.DataImportCron) {
+		{"s3 source", func(c *cdiv1.DataImportCron) {
+			c.Spec.Template.Spec.Source = &cdiv1.DataVolumeSource{S3: &cdiv1.DataVolumeSourceS3{URL: "s3://bucket/disk.img"}}
+		}, cdiconst.ReasonInvalidSpec, "neither registry nor http"},
+		{"unreachable http source", func(c *cdiv1.DataImportCron) {
 			c.Spec.Template.Spec.Source = &cdiv1.DataVolumeSource{HTTP: &cdiv1.DataVolumeSourceHTTP{URL: "http://example.invalid/disk.img"}}
-		}, cdiconst.ReasonInvalidSpec, "registry"},
+		}, cdiconst.ReasonPollFailed, "example.invalid/disk.img"},
 		{"no scheme", func(c *cdiv1.DataImportCron) { c.Spec.Template.Spec.Source.Registry.URL = ptr.To(reg.Ref("os/x:1")) }, cdiconst.ReasonInvalidSpec, "docker://"},
 		{"missing image", func(*cdiv1.DataImportCron) {}, cdiconst.ReasonPollFailed, "os/missing"},
 	} {
@@ -172,23 +175,33 @@ func TestDataVolumeImport(t *testing.T) {
 	}
 }
 
-// TestDataVolumeUnsupported checks that a source goldimage does not import fails at once, naming the cause.
+// TestDataVolumeUnsupported checks that each CDI source goldimage does not import fails at once with a
+// condition and a Warning event that name the source and say it is not supported, and no importer pod.
 func TestDataVolumeUnsupported(t *testing.T) {
 	ns := namespace(t, "unsupported")
-	dv := &cdiv1.DataVolume{ObjectMeta: metav1.ObjectMeta{Name: "snapshot", Namespace: ns},
-		Spec: cdiv1.DataVolumeSpec{
-			Source: &cdiv1.DataVolumeSource{Snapshot: &cdiv1.DataVolumeSourceSnapshot{Namespace: ns, Name: "snap"}},
-			Storage: &cdiv1.StorageSpec{Resources: corev1.VolumeResourceRequirements{
-				Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}},
-		}}
-	create(t, dv)
-	got := waitPhase(t, ns, "snapshot", cdiv1.Failed)
-	if c := dvCondition(got, cdiv1.DataVolumeReady); c.Reason != cdiconst.ReasonUnsupported || !strings.Contains(c.Message, "unsupported") {
-		t.Errorf("Ready condition %+v, want reason %s naming the source", c, cdiconst.ReasonUnsupported)
-	}
-	err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: cdiconst.ImporterPodPrefix + "snapshot"}, &corev1.Pod{})
-	if !apierrors.IsNotFound(err) {
-		t.Errorf("importer pod for an unsupported source: %v", err)
+	for name, src := range map[string]*cdiv1.DataVolumeSource{
+		"upload":   {Upload: &cdiv1.DataVolumeSourceUpload{}},
+		"imageio":  {Imageio: &cdiv1.DataVolumeSourceImageIO{URL: "https://engine.example/ovirt-engine/api", DiskID: "d"}},
+		"vddk":     {VDDK: &cdiv1.DataVolumeSourceVDDK{URL: "https://vcenter.example", UUID: "u", BackingFile: "[ds] vm.vmdk"}},
+		"gcs":      {GCS: &cdiv1.DataVolumeSourceGCS{URL: "gs://bucket/disk.img"}},
+		"snapshot": {Snapshot: &cdiv1.DataVolumeSourceSnapshot{Namespace: ns, Name: "snap"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dv := &cdiv1.DataVolume{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+				Spec: cdiv1.DataVolumeSpec{Source: src, Storage: &cdiv1.StorageSpec{Resources: corev1.VolumeResourceRequirements{
+					Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}}
+			create(t, dv)
+			got := waitPhase(t, ns, name, cdiv1.Failed)
+			want := "spec.source." + name + " is not supported"
+			if c := dvCondition(got, cdiv1.DataVolumeReady); c.Reason != cdiconst.ReasonUnsupported || !strings.Contains(c.Message, want) {
+				t.Errorf("Ready condition %+v, want reason %s and %q", c, cdiconst.ReasonUnsupported, want)
+			}
+			waitEvent(t, ns, "DataVolume", name, corev1.EventTypeWarning, want)
+			err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: cdiconst.ImporterPodPrefix + name}, &corev1.Pod{})
+			if !apierrors.IsNotFound(err) {
+				t.Errorf("importer pod for an unsupported source: %v", err)
+			}
+		})
 	}
 }
 
