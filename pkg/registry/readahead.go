@@ -46,9 +46,12 @@ func (r *readAhead) fill() {
 		case <-r.quit:
 			return
 		}
-		n, err := io.ReadFull(r.src, buf)
-		if err == io.ErrUnexpectedEOF {
-			err = io.EOF
+		// One Read, not ReadFull: bytes that arrived are passed on at once, so a stalled or slow
+		// server never holds back up to a chunk that was already received.
+		n, err := r.src.Read(buf)
+		if n == 0 && err == nil {
+			r.free <- buf
+			continue
 		}
 		select {
 		case r.chunks <- raChunk{b: buf[:n], err: err}:
