@@ -59,24 +59,25 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 func parseLinks(args []string) ([]Link, error) {
 	links := make([]Link, 0, len(args))
-	for _, a := range args {
-		target, dest, ok := strings.Cut(a, ":")
-		if !ok || target == "" || !strings.HasPrefix(dest, "/") {
-			return nil, fmt.Errorf("link argument %q: want TARGET:/ABSOLUTE/DEST", a)
-		}
-		links = append(links, Link{Target: target, Dest: dest})
-	}
-	return links, nil
+	err := parsePairs(args, "link", "TARGET", func(target, dest string) { links = append(links, Link{Target: target, Dest: dest}) })
+	return links, err
 }
 
 func parseFiles(args []string) ([]File, error) {
 	files := make([]File, 0, len(args))
+	err := parsePairs(args, "file", "SOURCE", func(src, dest string) { files = append(files, File{Source: src, Dest: dest}) })
+	return files, err
+}
+
+// parsePairs splits each FROM:/ABSOLUTE/DEST argument and hands it to add; what names the argument kind and
+// from its first half in the error.
+func parsePairs(args []string, what, from string, add func(from, dest string)) error {
 	for _, a := range args {
 		src, dest, ok := strings.Cut(a, ":")
 		if !ok || src == "" || !strings.HasPrefix(dest, "/") {
-			return nil, fmt.Errorf("file argument %q: want SOURCE:/ABSOLUTE/DEST", a)
+			return fmt.Errorf("%s argument %q: want %s:/ABSOLUTE/DEST", what, a, from)
 		}
-		files = append(files, File{Source: src, Dest: dest})
+		add(src, dest)
 	}
-	return files, nil
+	return nil
 }
