@@ -2,6 +2,8 @@
 # Builds the stand-in installer ISO used to test build-from-iso without Windows media: a grub-mkrescue
 # hybrid BIOS+UEFI ISO with Debian's generic kernel and a busybox initramfs (init.sh) that reads an
 # answer file from a second CD, writes an "installed" disk to /dev/vda (or /dev/sda) and powers off.
+# The installed disk boots by itself (the hybrid image is copied onto it): that boot prints
+# "GOLDIMAGE-BOOTED hostname=..." on the serial console and powers off, which boot-verify checks.
 # Usage: hack/installer-iso/build.sh OUT.iso
 # Needs: linux-image-amd64, busybox-static, grub-pc-bin, grub-efi-amd64-bin, xorriso, mtools, cpio.
 set -euo pipefail
@@ -22,7 +24,7 @@ trap 'rm -rf "$work"' EXIT
 root=$work/initramfs
 mkdir -p "$root"/{bin,dev,proc,sys,mnt,tmp,lib/modules} "$work/iso/boot/grub"
 cp "$busybox" "$root/bin/busybox"
-for applet in sh mount umount insmod sleep cat echo dd poweroff reboot ls head grep sed sync tr wc mkdir; do
+for applet in sh mount umount insmod sleep cat echo dd poweroff reboot ls head grep sed sync tr wc mkdir basename; do
 	ln -s busybox "$root/bin/$applet"
 done
 
@@ -64,6 +66,10 @@ menuentry "goldimage stand-in installer" {
 	initrd /boot/initrd.gz
 }
 CFG
-grub-mkrescue -o "$out" "$work/iso" -- -volid STANDIN >"$work/grub-mkrescue.log" 2>&1 ||
+# Only what the menu entry needs, no fonts, locales or themes: the ISO stays far below the 32 MiB the
+# installer copies onto the disk (init.sh).
+grub-mkrescue --locales= --fonts= --themes= --compress=xz \
+	--install-modules="linux normal iso9660 search search_fs_uuid search_label part_msdos part_gpt gzio echo test" \
+	-o "$out" "$work/iso" -- -volid STANDIN >"$work/grub-mkrescue.log" 2>&1 ||
 	{ cat "$work/grub-mkrescue.log" >&2; exit 1; }
 echo "built $out"

@@ -9,10 +9,12 @@ import (
 // esc quotes a value for QEMU's comma-separated option syntax.
 func esc(s string) string { return strings.ReplaceAll(s, ",", ",,") }
 
-// paths are the files Install prepares before starting QEMU.
+// paths are the files Install and Boot prepare before starting QEMU.
 type paths struct {
-	installISO string
+	installISO string // empty: no install ISO, the disk boots by itself
 	disk       string
+	snapshot   bool   // write guest changes to a temporary overlay, never to disk
+	workDir    string // where QEMU keeps that overlay
 	qmpSocket  string
 	tpmSocket  string // empty without a TPM
 	ovmfVars   string // writable copy, empty with BIOS
@@ -52,11 +54,19 @@ func args(c config, accel Accel, p paths) []string {
 	if c.maxReboots > 0 {
 		cdBoot, diskBoot = 1, 0
 	}
-	a = append(a, cdrom(0, p.installISO, cdBoot)...)
+	if p.installISO != "" {
+		a = append(a, cdrom(0, p.installISO, cdBoot)...)
+	} else {
+		diskBoot = 0
+	}
 	for i, iso := range c.cdroms {
 		a = append(a, cdrom(i+1, iso, -1)...)
 	}
-	a = append(a, "-drive", "file="+esc(p.disk)+",if=none,id=disk0,format=raw,cache=unsafe,discard=unmap")
+	drive := "file=" + esc(p.disk) + ",if=none,id=disk0,format=raw,cache=unsafe,discard=unmap"
+	if p.snapshot {
+		drive += ",snapshot=on"
+	}
+	a = append(a, "-drive", drive)
 	if c.diskBus == BusSATA {
 		return append(a, "-device", fmt.Sprintf("ide-hd,drive=disk0,bus=ide.%d,bootindex=%d", len(c.cdroms)+1, diskBoot))
 	}

@@ -32,6 +32,9 @@ func TestArgs(t *testing.T) {
 			want: []string{"ide-cd,drive=cd0,bus=ide.0,bootindex=1", "file=/a.iso,if=none,id=cd1", "ide-cd,drive=cd1,bus=ide.1 ",
 				"ide-cd,drive=cd2,bus=ide.2 ", "ide-hd,drive=disk0,bus=ide.3,bootindex=0"},
 			notWant: []string{"-no-reboot"}},
+		{name: "boot the disk alone on an overlay", p: paths{disk: "/out/d.img", snapshot: true, qmpSocket: "q"}, accel: AccelTCG,
+			want:    []string{"id=disk0,format=raw,cache=unsafe,discard=unmap,snapshot=on", "virtio-blk-pci,drive=disk0,bootindex=0"},
+			notWant: []string{"ide-cd", "media=cdrom"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

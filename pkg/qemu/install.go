@@ -39,9 +39,27 @@ func Install(ctx context.Context, disk, installISO string, opts ...Option) (Resu
 	if err := c.validate(); err != nil {
 		return Result{}, err
 	}
-	if err := checkInputs(c, disk, installISO); err != nil {
+	if err := checkInputs(c, map[string]string{"install ISO": installISO, "target disk": disk}); err != nil {
 		return Result{}, err
 	}
+	res, err := start(ctx, c, machine{disk: disk, installISO: installISO, goal: "power off"})
+	if err != nil {
+		return res, err
+	}
+	return res, syncDisk(disk)
+}
+
+// machine is what one QEMU run boots and waits for.
+type machine struct {
+	disk       string
+	installISO string        // empty: boot the disk alone
+	snapshot   bool          // guest writes go to a temporary overlay, the disk stays as it was
+	marker     *markerWriter // nil: wait for the guest to power off; else until the marker is printed
+	goal       string        // what the guest has to do, for the timeout error: "power off"
+}
+
+// start runs QEMU once for m and returns how it went; errors carry the last console line.
+func start(ctx context.Context, c config, m machine) (Result, error) {
 	accel, err := resolveAccel(c.accel, KVMUsable)
 	if err != nil {
 		return Result{}, err
@@ -53,7 +71,7 @@ func Install(ctx context.Context, disk, installISO string, opts ...Option) (Resu
 	defer cleanup()
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	p, stopTPM, err := prepare(ctx, c, work, disk, installISO)
+	p, stopTPM, err := prepare(ctx, c, work, m)
 	if err != nil {
 		return Result{}, err
 	}
@@ -71,18 +89,21 @@ func Install(ctx context.Context, disk, installISO string, opts ...Option) (Resu
 		defer log.Close()
 		outputs = append(outputs, log)
 	}
-	res, err := run(ctx, c, accel, p, io.MultiWriter(outputs...))
+	var found <-chan struct{}
+	if m.marker != nil {
+		outputs, found = append(outputs, m.marker), m.marker.found
+	}
+	res, err := run(ctx, c, accel, p, io.MultiWriter(outputs...), m.goal, found)
 	if err != nil {
 		if tail := lastLine(console.String()); tail != "" {
 			err = fmt.Errorf("%w (last console line: %q)", err, tail)
 		}
-		return res, err
 	}
-	return res, syncDisk(disk)
+	return res, err
 }
 
-func checkInputs(c config, disk, installISO string) error {
-	files := map[string]string{"install ISO": installISO, "target disk": disk}
+// checkInputs stats files (what -> path), the CDs, the firmware and QEMU itself.
+func checkInputs(c config, files map[string]string) error {
 	for i, cd := range c.cdroms {
 		files[fmt.Sprintf("CD %d", i+1)] = cd
 	}
@@ -112,8 +133,9 @@ func workDir(dir string) (string, func(), error) {
 }
 
 // prepare copies the UEFI variables, starts swtpm and fills in the paths QEMU needs.
-func prepare(ctx context.Context, c config, work, disk, installISO string) (paths, func(), error) {
-	p := paths{installISO: installISO, disk: disk, qmpSocket: filepath.Join(work, "qmp.sock")}
+func prepare(ctx context.Context, c config, work string, m machine) (paths, func(), error) {
+	p := paths{installISO: m.installISO, disk: m.disk, snapshot: m.snapshot, workDir: work,
+		qmpSocket: filepath.Join(work, "qmp.sock")}
 	if c.firmware == FirmwareUEFI {
 		p.ovmfVars = filepath.Join(work, "OVMF_VARS.fd")
 		if err := copyFile(c.ovmfVars, p.ovmfVars); err != nil {
@@ -128,10 +150,11 @@ func prepare(ctx context.Context, c config, work, disk, installISO string) (path
 	return p, stop, err
 }
 
-// run starts QEMU and follows its QMP events until the guest powers off.
-func run(ctx context.Context, c config, accel Accel, p paths, console io.Writer) (Result, error) {
+// run starts QEMU and follows its QMP events until the guest powers off, or until found is closed.
+func run(ctx context.Context, c config, accel Accel, p paths, console io.Writer, goal string, found <-chan struct{}) (Result, error) {
 	res := Result{Accel: accel}
 	cmd := exec.Command(c.binary, args(c, accel, p)...)
+	cmd.Env = append(os.Environ(), "TMPDIR="+p.workDir) // where snapshot=on puts its overlay
 	stderr := &tailBuffer{max: 4096}
 	cmd.Stdout, cmd.Stderr = console, stderr
 	vm, err := startProcess(cmd)
@@ -163,7 +186,10 @@ func run(ctx context.Context, c config, accel Accel, p paths, console io.Writer)
 		select {
 		case <-ctx.Done():
 			_ = q.execute("quit")
-			return res, fmt.Errorf("installer did not power off: %w", context.Cause(ctx))
+			return res, fmt.Errorf("guest did not %s in time: %w", goal, context.Cause(ctx))
+		case <-found:
+			_ = q.execute("quit")
+			return res, waitQuit(vm, stderr)
 		case m, ok := <-events:
 			if !ok {
 				err := <-readErr
@@ -193,7 +219,7 @@ func handleEvent(m qmpMessage, maxReboots int, res *Result) (bool, error) {
 		case d.Guest && d.Reason == "guest-shutdown":
 			return true, nil
 		case d.Reason == "guest-reset":
-			return false, errors.New("guest rebooted instead of powering off (installer failed, or allow reboots)")
+			return false, errors.New("guest rebooted instead of powering off (it failed, or allow reboots)")
 		case d.Reason == "guest-panic":
 			return false, errors.New("guest kernel panicked")
 		}
@@ -249,6 +275,16 @@ func waitExit(vm *process, stderr *tailBuffer) error {
 		return nil
 	case <-time.After(time.Minute):
 		return errors.New("QEMU did not exit within a minute of the guest powering off")
+	}
+}
+
+// waitQuit waits for QEMU to exit after it was told to quit.
+func waitQuit(vm *process, stderr *tailBuffer) error {
+	select {
+	case <-vm.done:
+		return nil
+	case <-time.After(time.Minute):
+		return fmt.Errorf("QEMU did not quit within a minute%s", stderr.summary())
 	}
 }
 

@@ -23,16 +23,23 @@ func TestInstallStandIn(t *testing.T) {
 		want        []string
 		wantReboots int
 		wantErr     string
+		wantBoot    string // the booted disk's marker line holds this; empty: not booted
+		wantBootErr string // booting the installed disk fails with this
 	}{
 		{name: "bios", answer: "hostname=golden-bios\n",
-			want: []string{"hostname=golden-bios", "firmware=bios", "tpm=absent"}},
+			want:     []string{"hostname=golden-bios", "firmware=bios", "tpm=absent"},
+			wantBoot: qemutest.BootedMarker + " hostname=golden-bios firmware=bios disk=/dev/vda"},
 		{name: "uefi with tpm", answer: "hostname=golden-uefi\n",
-			opts: []Option{WithFirmware(FirmwareUEFI), WithTPM(true)},
-			want: []string{"hostname=golden-uefi", "firmware=uefi", "tpm=present"}},
+			opts:     []Option{WithFirmware(FirmwareUEFI), WithTPM(true)},
+			want:     []string{"hostname=golden-uefi", "firmware=uefi", "tpm=present"},
+			wantBoot: qemutest.BootedMarker + " hostname=golden-uefi firmware=uefi"},
+		{name: "installed without a boot image", answer: "hostname=golden-flat\nbootable=false\n",
+			want:        []string{"hostname=golden-flat"},
+			wantBootErr: `disk did not boot to "GOLDIMAGE-BOOTED"`},
 		{name: "setup that reboots once", answer: "hostname=golden-twice\nreboots=1\n", opts: []Option{WithMaxReboots(1)},
 			want: []string{"hostname=golden-twice", "reboots=1"}, wantReboots: 1},
 		{name: "bad answer file reboots", answer: "disk=/dev/vda\n",
-			wantErr: `guest rebooted instead of powering off (installer failed, or allow reboots) (last console line: "standin: FAILED: answer file sets no hostname"`},
+			wantErr: `guest rebooted instead of powering off (it failed, or allow reboots) (last console line: "standin: FAILED: answer file sets no hostname"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,22 +79,17 @@ func TestInstallStandIn(t *testing.T) {
 			if res.Accel != AccelTCG || res.Reboots != tt.wantReboots {
 				t.Errorf("result %+v, want tcg and %d reboots", res, tt.wantReboots)
 			}
-			head := make([]byte, 4096)
-			f, err := os.Open(disk)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			if _, err := f.ReadAt(head, 0); err != nil {
-				t.Fatal(err)
-			}
+			head := qemutest.ReadHeader(t, disk)
 			if !bytes.HasPrefix(head, []byte(qemutest.InstalledMarker)) {
-				t.Fatalf("disk does not start with the installed marker: %q", head[:64])
+				t.Fatalf("disk's header does not start with the installed marker: %q", head[:64])
 			}
 			for _, w := range tt.want {
 				if !bytes.Contains(head, []byte(w+"\n")) {
 					t.Errorf("installed disk header lacks %q:\n%s", w, bytes.TrimRight(head, "\x00"))
 				}
+			}
+			if tt.wantBoot != "" || tt.wantBootErr != "" {
+				expectBoot(t, disk, tt.wantBoot, tt.wantBootErr, tt.opts...)
 			}
 		})
 	}
@@ -117,5 +119,39 @@ func TestInstallBadInputs(t *testing.T) {
 				t.Fatalf("Install error %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// expectBoot boots an installed disk by itself and checks the marker line or the error, and that the
+// disk was not written.
+func expectBoot(t *testing.T, disk, wantLine, wantErr string, opts ...Option) {
+	t.Helper()
+	before, err := os.ReadFile(disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var console bytes.Buffer
+	timeout := 90 * time.Second
+	if wantErr != "" {
+		timeout = 20 * time.Second // SeaBIOS would wait 60 s to retry; a disk that boots prints the marker in 10
+	}
+	opts = append([]Option{WithAccel(AccelTCG), WithMemory(512), WithTimeout(timeout), WithConsole(&console)}, opts...)
+	res, err := Boot(context.Background(), disk, qemutest.BootedMarker, opts...)
+	switch {
+	case wantErr != "":
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Errorf("Boot error %v, want %q", err, wantErr)
+		}
+	case err != nil:
+		t.Errorf("Boot: %v\nconsole:\n%s", err, console.String())
+	case !strings.HasPrefix(res.Line, wantLine):
+		t.Errorf("marker line %q, want it to start with %q", res.Line, wantLine)
+	}
+	after, err := os.ReadFile(disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Error("booting the disk wrote to it; its writes belong in the overlay")
 	}
 }

@@ -354,21 +354,13 @@ func expectInstalledImport(t *testing.T, c *cluster, ns, source, digest, hostnam
 	return name
 }
 
-// expectInstalled checks the stand-in installer's header at the start of the disk.
+// expectInstalled checks the stand-in installer's header on the disk.
 func expectInstalled(t *testing.T, disk, hostname string) {
 	t.Helper()
-	f, err := os.Open(disk)
-	if err != nil {
-		t.Fatalf("open imported disk: %v", err)
-	}
-	defer f.Close()
-	head := make([]byte, 512)
-	if _, err := io.ReadFull(f, head); err != nil {
-		t.Fatalf("read %s: %v", disk, err)
-	}
+	head := qemutest.ReadHeader(t, disk)
 	want := qemutest.InstalledMarker + "hostname=" + hostname + "\n"
 	if !bytes.HasPrefix(head, []byte(want)) {
-		t.Fatalf("%s starts with %q, want the installer's marker %q", disk, head[:64], want)
+		t.Fatalf("%s's header at %d is %q, want the installer's marker %q", disk, qemutest.HeaderOffset, head[:64], want)
 	}
 }
 

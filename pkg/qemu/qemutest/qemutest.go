@@ -14,8 +14,33 @@ import (
 // AnswerFile is the name the stand-in installer looks for on its CDs.
 const AnswerFile = "standin-answer.txt"
 
-// InstalledMarker starts the first sector of a disk the stand-in installer wrote.
+// InstalledMarker starts the header the stand-in installer writes at HeaderOffset of the disk.
 const InstalledMarker = "GOLDIMAGE-STANDIN-INSTALLED\n"
+
+// HeaderOffset is where the installed header lies: the bootable image the installer copies onto the
+// disk takes the 32 MiB before it, so a disk needs MinDiskSize.
+const HeaderOffset = 32 << 20
+
+// MinDiskSize is the smallest disk the stand-in installs to.
+const MinDiskSize = 35 << 20
+
+// BootedMarker starts the line an installed stand-in disk prints on its serial console when it boots.
+const BootedMarker = "GOLDIMAGE-BOOTED"
+
+// ReadHeader returns the first 4 KiB of the installed header of the disk (or image) at path.
+func ReadHeader(t testing.TB, path string) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("open installed disk: %v", err)
+	}
+	defer f.Close()
+	head := make([]byte, 4096)
+	if _, err := f.ReadAt(head, HeaderOffset); err != nil {
+		t.Fatalf("read the installed header of %s at %d: %v", path, HeaderOffset, err)
+	}
+	return head
+}
 
 var (
 	once    sync.Once

@@ -74,15 +74,7 @@ func TestISOToContainerDiskToImport(t *testing.T) {
 	if out, err := exec.Command("qemu-img", "compare", "-f", "raw", "-F", "raw", disk, imported).CombinedOutput(); err != nil {
 		t.Fatalf("imported disk differs from the installed one: %v\n%s", err, out)
 	}
-	head := make([]byte, 512)
-	f, err := os.Open(imported)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.ReadAt(head, 0); err != nil {
-		t.Fatal(err)
-	}
+	head := qemutest.ReadHeader(t, imported)
 	if !bytes.HasPrefix(head, []byte(qemutest.InstalledMarker)) || !bytes.Contains(head, []byte("hostname=golden-loop\n")) {
 		t.Fatalf("imported disk does not hold the stand-in installation: %q", head[:80])
 	}
