@@ -15,7 +15,7 @@ tag=${2:-ghcr.io/goldimage/tasks:v0.1.0}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${GOLDIMAGE_IMAGE_CACHE:-$root/.cache/images}
 packages=(qemu-system-x86 ovmf swtpm swtpm-tools xorriso ca-certificates)
-commands=(isopatch build-from-iso disk-push installer-vm datasource-point)
+commands=(isopatch build-from-iso boot-verify disk-push installer-vm datasource-point)
 
 main() {
 	command -v mmdebstrap >/dev/null || die "mmdebstrap missing: apt-get install mmdebstrap (hack/install-deps.sh does)"

@@ -211,7 +211,7 @@ func TestStepsAreSafeAndRunOurCommands(t *testing.T) {
 			if len(s.Command) > 0 {
 				commands[s.Command[0]] = true
 			}
-			for _, c := range []string{"installer-vm", "isopatch", "build-from-iso", "disk-push", "datasource-point"} {
+			for _, c := range []string{"installer-vm", "isopatch", "build-from-iso", "boot-verify", "disk-push", "datasource-point"} {
 				if strings.Contains(s.Script, c+" ") {
 					commands[c] = true
 				}

@@ -72,7 +72,7 @@ func load(t *testing.T) manifests {
 func TestEveryTaskAndPipelineIsPresent(t *testing.T) {
 	m := load(t)
 	want := map[string][]string{
-		"Task":     {"build-from-iso", "cleanup-vm", "create-vm", "datasource", "disk-push", "patch-windows-iso", "wait-for-vm"},
+		"Task":     {"boot-verify", "build-from-iso", "cleanup-vm", "create-vm", "datasource", "disk-push", "patch-windows-iso", "wait-for-vm"},
 		"Pipeline": {"iso-to-containerdisk", "windows-customize", "windows-installer"},
 	}
 	got := map[string][]string{}
