@@ -5,25 +5,14 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/goldimage/goldimage/pkg/convert/internal/formattest"
 )
 
 // addSeeds adds every testdata file matching glob to the fuzz corpus.
-func addSeeds(f *testing.F, glob string) {
-	paths, err := filepath.Glob(filepath.Join("testdata", glob))
-	if err != nil || len(paths) == 0 {
-		f.Fatalf("no seeds match testdata/%s (%v)", glob, err)
-	}
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-}
+func addSeeds(f *testing.F, glob string) { formattest.AddSeeds(f, filepath.Join("testdata", glob)) }
 
 func FuzzDetect(f *testing.F) {
 	addSeeds(f, "*.qcow2")
