@@ -3,6 +3,7 @@ package convert
 import (
 	"errors"
 	"io"
+	"os"
 	"sync"
 )
 
@@ -155,4 +156,13 @@ func (c *blockCache) unref(b *cacheBlock) {
 		blockPool.Put(&buf)
 		b.data = nil
 	}
+}
+
+// sourceFile returns the file behind ra (directly or under a blockCache), or nil.
+func sourceFile(ra io.ReaderAt) *os.File {
+	if c, ok := ra.(*blockCache); ok {
+		ra = c.ra
+	}
+	f, _ := ra.(*os.File)
+	return f
 }

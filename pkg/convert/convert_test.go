@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/goldimage/goldimage/pkg/convert/internal/formattest"
 )
 
 // formatCases are images qemu-img makes from the pattern file.
@@ -29,14 +31,14 @@ var formatCases = []struct {
 }
 
 func TestWriteRawMatchesQemuImg(t *testing.T) {
-	needQemuImg(t)
+	formattest.NeedQemuImg(t)
 	dir := t.TempDir()
 	pattern := filepath.Join(dir, "pattern.raw")
 	writePattern(t, pattern, testSize)
 	for _, tc := range formatCases {
 		t.Run(tc.name, func(t *testing.T) {
 			src := filepath.Join(t.TempDir(), "src."+tc.name)
-			qemuImg(t, append(append([]string{"convert"}, tc.args...), pattern, src)...)
+			formattest.QemuImg(t, append(append([]string{"convert"}, tc.args...), pattern, src)...)
 			want := oracle(t, src, tc.args[1])
 			f, size := openFile(t, src)
 			img, det, err := Open(f, size)
@@ -65,7 +67,7 @@ func TestWriteRawMatchesQemuImg(t *testing.T) {
 }
 
 func TestWriteRawFromStreamMatchesQemuImg(t *testing.T) {
-	needQemuImg(t)
+	formattest.NeedQemuImg(t)
 	dir := t.TempDir()
 	pattern, small := filepath.Join(dir, "pattern.raw"), filepath.Join(dir, "small.raw")
 	writePattern(t, pattern, testSize)
@@ -80,7 +82,7 @@ func TestWriteRawFromStreamMatchesQemuImg(t *testing.T) {
 				if c != CompressionNone {
 					in = small
 				}
-				qemuImg(t, append(append([]string{"convert"}, tc.args...), in, src)...)
+				formattest.QemuImg(t, append(append([]string{"convert"}, tc.args...), in, src)...)
 				want := oracle(t, src, tc.args[1])
 				wrapped := compressFile(t, src, c)
 				f, _ := openFile(t, wrapped)
@@ -102,7 +104,7 @@ func TestWriteRawFromStreamMatchesQemuImg(t *testing.T) {
 }
 
 func TestStreamDetectsFormat(t *testing.T) {
-	needQemuImg(t)
+	formattest.NeedQemuImg(t)
 	pattern := filepath.Join(t.TempDir(), "pattern.raw")
 	writePattern(t, pattern, 4<<20)
 	// qemu-img's streamOptimized VMDK ends without an end-of-stream marker, here after a hole: the
@@ -128,7 +130,7 @@ func TestStreamDetectsFormat(t *testing.T) {
 	}
 	for _, tc := range tests {
 		src := filepath.Join(t.TempDir(), "src")
-		qemuImg(t, append(append([]string{"convert"}, tc.args...), pattern, src)...)
+		formattest.QemuImg(t, append(append([]string{"convert"}, tc.args...), pattern, src)...)
 		f, _ := openFile(t, src)
 		var opts []Option
 		if tc.scratch {
@@ -144,12 +146,12 @@ func TestStreamDetectsFormat(t *testing.T) {
 }
 
 func TestBlockDeviceTarget(t *testing.T) {
-	needQemuImg(t)
+	formattest.NeedQemuImg(t)
 	dir := t.TempDir()
 	pattern := filepath.Join(dir, "pattern.raw")
 	writePattern(t, pattern, 16<<20)
 	src := filepath.Join(dir, "src.qcow2")
-	qemuImg(t, "convert", "-O", "qcow2", "-c", pattern, src)
+	formattest.QemuImg(t, "convert", "-O", "qcow2", "-c", pattern, src)
 	for _, discard := range []bool{false, true} {
 		dev := filepath.Join(t.TempDir(), "dev")
 		garbage := make([]byte, 20<<20)
@@ -167,8 +169,8 @@ func TestBlockDeviceTarget(t *testing.T) {
 		if _, err := WriteRaw(context.Background(), img, dev, WithDiscard(discard), withForceBlock()); err != nil {
 			t.Fatalf("discard=%v: %v", discard, err)
 		}
-		got := readAll(t, dev)
-		want := readAll(t, pattern)
+		got := formattest.ReadFile(t, dev)
+		want := formattest.ReadFile(t, pattern)
 		if len(got) != 20<<20 || string(got[:16<<20]) != string(want) || got[16<<20] != 0xa5 {
 			t.Errorf("discard=%v: device content differs from the image (or the tail past the image was touched)", discard)
 		}
@@ -176,7 +178,7 @@ func TestBlockDeviceTarget(t *testing.T) {
 }
 
 func TestDirectIO(t *testing.T) {
-	needQemuImg(t)
+	formattest.NeedQemuImg(t)
 	dir := t.TempDir()
 	probe, err := os.OpenFile(filepath.Join(dir, "probe"), os.O_CREATE|os.O_WRONLY|0x4000, 0o644)
 	if err != nil {

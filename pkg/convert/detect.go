@@ -23,18 +23,6 @@ const (
 	FormatVHDX    Format = "vhdx"
 )
 
-// Compression is a whole-file compression wrapper around an image.
-type Compression string
-
-// Compression wrappers Detect recognizes.
-const (
-	CompressionNone  Compression = ""
-	CompressionGzip  Compression = "gzip"
-	CompressionXz    Compression = "xz"
-	CompressionZstd  Compression = "zstd"
-	CompressionBzip2 Compression = "bzip2"
-)
-
 // Detection is what Detect found in a header.
 type Detection struct {
 	// Compression is the wrapper, or CompressionNone; Format is then unknown until decompressed.
@@ -52,21 +40,6 @@ func Detect(header []byte) Detection {
 	}
 	f, sub := DetectFormat(header)
 	return Detection{Format: f, Subformat: sub}
-}
-
-// DetectCompression recognizes gzip, xz, zstd and bzip2 by magic.
-func DetectCompression(h []byte) Compression {
-	switch {
-	case bytes.HasPrefix(h, []byte{0x1f, 0x8b, 0x08}):
-		return CompressionGzip
-	case bytes.HasPrefix(h, []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}):
-		return CompressionXz
-	case bytes.HasPrefix(h, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		return CompressionZstd
-	case len(h) >= 4 && bytes.HasPrefix(h, []byte("BZh")) && h[3] >= '1' && h[3] <= '9':
-		return CompressionBzip2
-	}
-	return CompressionNone
 }
 
 // DetectFormat recognizes an uncompressed image format; data matching nothing is raw.

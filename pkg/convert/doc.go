@@ -12,6 +12,11 @@
 //     scratch directory;
 //   - WriteQcow2: write an Image as qcow2 v3, optionally with compressed clusters.
 //
+// The work is split along its seams into sub-packages, each importing only those below it:
+// internal/decompress (compression wrappers), internal/rawtarget (sparse file and block-device
+// writers), internal/sparse (zero blocks and holes), internal/imgerr (the error taxonomy), and
+// the format readers qcow2stream, vmdk, vhd, vhdx and inflate.
+//
 // Errors caused by the input (unknown format, backing file, encryption, corruption, size limits)
 // match ErrBadInput with errors.Is; anything else is an I/O or context error worth retrying.
 package convert

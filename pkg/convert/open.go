@@ -7,6 +7,8 @@ import (
 	"os"
 
 	"github.com/lima-vm/go-qcow2reader/image"
+
+	"github.com/goldimage/goldimage/pkg/convert/internal/sparse"
 )
 
 // Image is a random-access view of a disk image's virtual contents (go-qcow2reader's interface,
@@ -135,7 +137,7 @@ func (r *rawImage) Extent(start, length int64) (image.Extent, error) {
 	if r.file == nil {
 		return data, nil
 	}
-	hole, n := holeAt(r.file, start)
+	hole, n := sparse.HoleAt(r.file, start)
 	if n <= 0 { // no hole support: report data, the writer still skips zero blocks
 		return data, nil
 	}

@@ -4,13 +4,15 @@ import (
 	"bytes"
 	"path/filepath"
 	"testing"
+
+	"github.com/goldimage/goldimage/pkg/convert/internal/formattest"
 )
 
 // TestCompressedQcow2Reads reads compressed qcow2 images from qemu-img in pieces that start and
 // end inside clusters (the zlib reader then decodes a cluster in several Reads) and whole
 // aligned clusters, comparing with qemu-img's raw output.
 func TestCompressedQcow2Reads(t *testing.T) {
-	needQemuImg(t)
+	formattest.NeedQemuImg(t)
 	pattern := filepath.Join(t.TempDir(), "pattern.raw")
 	writePattern(t, pattern, 4<<20)
 	for _, tc := range []struct {
@@ -27,8 +29,8 @@ func TestCompressedQcow2Reads(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := filepath.Join(t.TempDir(), "src.qcow2")
-			qemuImg(t, append(append([]string{"convert", "-O", "qcow2"}, tc.args...), pattern, src)...)
-			want := readAll(t, oracle(t, src, "qcow2"))
+			formattest.QemuImg(t, append(append([]string{"convert", "-O", "qcow2"}, tc.args...), pattern, src)...)
+			want := formattest.ReadFile(t, oracle(t, src, "qcow2"))
 			f, size := openFile(t, src)
 			img, _, err := Open(f, size)
 			if err != nil {

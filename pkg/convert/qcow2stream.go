@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/goldimage/goldimage/pkg/convert/internal/rawtarget"
 	"github.com/goldimage/goldimage/pkg/convert/qcow2stream"
 )
 
@@ -35,47 +36,46 @@ func streamQcow2(ctx context.Context, src io.Reader, path string, o *options, re
 			return res, err
 		}
 	}
-	t, err := openTarget(path, r.Size(), o)
+	w, err := o.openWriter(path, r.Size())
 	if err != nil {
 		return res, err
 	}
-	w := &rawWriter{t: t, o: o, total: r.Size()}
-	err = writeExtents(ctx, r, w)
+	err = writeExtents(ctx, r, w, o.workers)
 	if err == nil { // the rest (refcounts) too: a compression wrapper checks its checksum and limit at the end
 		if _, err = io.Copy(io.Discard, src); err != nil {
 			err = fmt.Errorf("read the rest of the qcow2 stream: %w", err)
 		}
 	}
-	res.BytesWritten = w.written.Load()
+	res.BytesWritten = w.Written()
 	st := r.Stats()
 	res.HeldPeak, res.ScratchWritten = st.HeldPeak, st.ScratchWritten
 	if err != nil {
-		_ = t.close()
+		_ = w.Target().Close()
 		return res, err
 	}
-	return res, t.finish(o.sync)
+	return res, w.Target().Finish(o.sync)
 }
 
 // writeExtents writes the extents of r with the writer's workers; zero extents are zeroed only where
 // the target needs it (block devices).
-func writeExtents(ctx context.Context, r *qcow2stream.Reader, w *rawWriter) error {
-	jobs := make(chan qcow2stream.Extent, w.o.workers)
+func writeExtents(ctx context.Context, r *qcow2stream.Reader, w *rawtarget.Writer, workers int) error {
+	jobs := make(chan qcow2stream.Extent, workers)
 	g, gctx := errgroup.WithContext(ctx)
-	for range w.o.workers {
+	for range workers {
 		g.Go(func() error {
-			scratch := w.scratch()
+			scratch := w.Scratch()
 			for e := range jobs {
 				var err error
 				if e.Data == nil {
-					err = w.t.zero(e.Off, e.Len, scratch)
+					err = w.Target().Zero(e.Off, e.Len, scratch)
 				} else {
-					err = w.writeBuf(e.Data, e.Off, scratch)
+					err = w.WriteBuf(e.Data, e.Off, scratch)
 					r.Release(e)
 				}
 				if err != nil {
 					return err
 				}
-				w.advance(e.Len)
+				w.Advance(e.Len)
 			}
 			return nil
 		})

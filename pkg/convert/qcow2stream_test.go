@@ -6,12 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/goldimage/goldimage/pkg/convert/internal/formattest"
 )
 
 // TestQcow2StreamsWithoutScratch streams the qcow2 layouts of qemu-img and of WriteQcow2, gzip-wrapped,
 // without a scratch directory: output identical to qemu-img's, no byte held in scratch.
 func TestQcow2StreamsWithoutScratch(t *testing.T) {
-	needQemuImg(t)
+	formattest.NeedQemuImg(t)
 	dir := t.TempDir()
 	raw := filepath.Join(dir, "src.raw")
 	writePattern(t, raw, testSize+12345*512)
@@ -34,7 +36,7 @@ func TestQcow2StreamsWithoutScratch(t *testing.T) {
 	}
 	qemu := func(args ...string) func(string) {
 		return func(p string) {
-			qemuImg(t, append(append([]string{"convert", "-f", "raw", "-O", "qcow2"}, args...), raw, p)...)
+			formattest.QemuImg(t, append(append([]string{"convert", "-f", "raw", "-O", "qcow2"}, args...), raw, p)...)
 		}
 	}
 	images := map[string]string{
@@ -48,7 +50,7 @@ func TestQcow2StreamsWithoutScratch(t *testing.T) {
 	for name, p := range images {
 		t.Run(name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out.raw")
-			res, err := WriteRawFromStream(context.Background(), bytes.NewReader(gz(t, readAll(t, p))), out)
+			res, err := WriteRawFromStream(context.Background(), bytes.NewReader(gz(t, formattest.ReadFile(t, p))), out)
 			if err != nil {
 				t.Fatal(err)
 			}

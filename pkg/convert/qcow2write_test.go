@@ -6,10 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/goldimage/goldimage/pkg/convert/internal/formattest"
 )
 
 func TestWriteQcow2(t *testing.T) {
-	needQemuImg(t)
+	formattest.NeedQemuImg(t)
 	dir := t.TempDir()
 	big, odd := filepath.Join(dir, "big.raw"), filepath.Join(dir, "odd.raw")
 	writePattern(t, big, testSize)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/goldimage/goldimage/pkg/convert/internal/sparse"
 	"github.com/goldimage/goldimage/pkg/convert/vhd"
 	"github.com/goldimage/goldimage/pkg/convert/vhdx"
 	"github.com/goldimage/goldimage/pkg/convert/vmdk"
@@ -22,7 +23,7 @@ func init() {
 	openers[FormatVHDX] = func(ra io.ReaderAt, size int64, _ *options) (Image, error) {
 		var opts []vhdx.Option
 		if f := sourceFile(ra); f != nil {
-			opts = append(opts, vhdx.WithHoles(func(off int64) (bool, int64) { return holeAt(f, off) }))
+			opts = append(opts, vhdx.WithHoles(func(off int64) (bool, int64) { return sparse.HoleAt(f, off) }))
 		}
 		img, err := vhdx.Open(ra, size, opts...)
 		return checked(img, err, vhdx.ErrUnsupported)

@@ -13,29 +13,31 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/goldimage/goldimage/pkg/convert/internal/formattest"
 )
 
 func TestOpenRefuses(t *testing.T) {
-	needQemuImg(t)
+	formattest.NeedQemuImg(t)
 	dir := t.TempDir()
 	path := func(name string) string { return filepath.Join(dir, name) }
-	qemuImg(t, "create", "-f", "qcow2", path("base.qcow2"), "1M")
-	qemuImg(t, "create", "-f", "qcow2", "-b", path("base.qcow2"), "-F", "qcow2", path("child.qcow2"))
-	qemuImg(t, "create", "-f", "qcow2", "-o", "data_file="+path("data.raw"), path("external.qcow2"), "1M")
+	formattest.QemuImg(t, "create", "-f", "qcow2", path("base.qcow2"), "1M")
+	formattest.QemuImg(t, "create", "-f", "qcow2", "-b", path("base.qcow2"), "-F", "qcow2", path("child.qcow2"))
+	formattest.QemuImg(t, "create", "-f", "qcow2", "-o", "data_file="+path("data.raw"), path("external.qcow2"), "1M")
 	luks := exec.Command("qemu-img", "create", "--object", "secret,id=sec0,data=goldimage", "-f", "qcow2",
 		"-o", "encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10", path("luks.qcow2"), "1M")
 	if out, err := luks.CombinedOutput(); err != nil {
 		// qemu's PBKDF timing fails on a loaded machine; mark a plain image as LUKS-encrypted instead.
 		t.Logf("qemu-img could not create a LUKS image (%v: %s); patching crypt_method", err, out)
-		qemuImg(t, "create", "-f", "qcow2", path("luks.qcow2"), "1M")
-		b := readAll(t, path("luks.qcow2"))
+		formattest.QemuImg(t, "create", "-f", "qcow2", path("luks.qcow2"), "1M")
+		b := formattest.ReadFile(t, path("luks.qcow2"))
 		binary.BigEndian.PutUint32(b[32:], 2)
 		if err := os.WriteFile(path("luks.qcow2"), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	qemuImg(t, "create", "-f", "qcow2", path("big.qcow2"), "64M")
-	qemuImg(t, "create", "-f", "vmdk", "-o", "subformat=monolithicFlat", path("flat.vmdk"), "1M")
+	formattest.QemuImg(t, "create", "-f", "qcow2", path("big.qcow2"), "64M")
+	formattest.QemuImg(t, "create", "-f", "vmdk", "-o", "subformat=monolithicFlat", path("flat.vmdk"), "1M")
 	tests := []struct {
 		file    string
 		opts    []Option
@@ -72,13 +74,13 @@ func checkErr(t *testing.T, err, want error, message string) {
 }
 
 func TestStreamRefuses(t *testing.T) {
-	needQemuImg(t)
+	formattest.NeedQemuImg(t)
 	dir := t.TempDir()
 	qcow := filepath.Join(dir, "x.qcow2")
-	qemuImg(t, "create", "-f", "qcow2", qcow, "1M")
-	qcowBytes := readAll(t, qcow)
+	formattest.QemuImg(t, "create", "-f", "qcow2", qcow, "1M")
+	qcowBytes := formattest.ReadFile(t, qcow)
 	vhdx := filepath.Join(dir, "x.vhdx")
-	qemuImg(t, "create", "-f", "vhdx", vhdx, "1M")
+	formattest.QemuImg(t, "create", "-f", "vhdx", vhdx, "1M")
 	tests := []struct {
 		name string
 		data []byte
@@ -86,7 +88,7 @@ func TestStreamRefuses(t *testing.T) {
 		want error
 		msg  string
 	}{
-		{"no scratch", readAll(t, vhdx), nil, ErrNeedScratch, "vhdx"},
+		{"no scratch", formattest.ReadFile(t, vhdx), nil, ErrNeedScratch, "vhdx"},
 		{"nested compression", gz(t, gz(t, []byte("disk"))), nil, ErrUnsupported, "gzip inside gzip"},
 		{"empty", nil, nil, ErrCorrupt, "empty"},
 		{"gzip bomb", gz(t, make([]byte, 64<<20)), []Option{WithMaxVirtualSize(8 << 20)}, ErrTooLarge, "8388608"},
@@ -119,12 +121,12 @@ func gz(t testing.TB, b []byte) []byte {
 // TestHostileQcow2 patches a valid image; every case must end in an error or valid data, never a
 // panic, and the whole table must stay within a small memory budget.
 func TestHostileQcow2(t *testing.T) {
-	needQemuImg(t)
+	formattest.NeedQemuImg(t)
 	dir := t.TempDir()
 	pattern, src := filepath.Join(dir, "p.raw"), filepath.Join(dir, "x.qcow2")
 	writePattern(t, pattern, 4<<20)
-	qemuImg(t, "convert", "-O", "qcow2", "-c", pattern, src)
-	base := readAll(t, src)
+	formattest.QemuImg(t, "convert", "-O", "qcow2", "-c", pattern, src)
+	base := formattest.ReadFile(t, src)
 	l1Off := binary.BigEndian.Uint64(base[40:])
 	put32 := func(off int, v uint32) func([]byte) []byte {
 		return func(b []byte) []byte { binary.BigEndian.PutUint32(b[off:], v); return b }

@@ -9,6 +9,9 @@ import (
 	"os"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/goldimage/goldimage/pkg/convert/internal/rawtarget"
+	"github.com/goldimage/goldimage/pkg/convert/internal/sparse"
 )
 
 // streamOpener turns a sequential image stream into its raw contents, for subformats that allow it.
@@ -127,34 +130,33 @@ func spill(ctx context.Context, src io.Reader, path string, o *options, res Resu
 // streamRaw writes a raw stream sequentially with parallel zero detection and writes. When the
 // stream ends in a fixed-VHD footer that matches the data length, the footer is dropped.
 func streamRaw(ctx context.Context, src io.Reader, path string, o *options, res Result) (Result, error) {
-	t, err := openTarget(path, 0, o)
+	w, err := o.openWriter(path, -1)
 	if err != nil {
 		return res, err
 	}
-	s := &rawStreamer{w: &rawWriter{t: t, o: o, total: -1}, src: src, o: o}
+	t := w.Target()
+	s := &rawStreamer{w: w, src: src, o: o}
 	size, vhd, err := s.run(ctx)
-	res.VirtualSize, res.BytesWritten = size, s.w.written.Load()
+	res.VirtualSize, res.BytesWritten = size, w.Written()
 	if vhd {
 		res.Format = FormatVHD
 	}
 	if err == nil && size > o.maxVirtual {
 		err = fmt.Errorf("%w: raw stream of %d bytes exceeds the limit %d", ErrTooLarge, size, o.maxVirtual)
 	}
-	if err == nil && !t.block {
-		if err = t.f.Truncate(size); err != nil {
-			err = fmt.Errorf("size target %s to %d bytes: %w", path, size, err)
-		}
+	if err == nil && !t.Block() {
+		err = t.Resize(size)
 	}
 	if err != nil {
-		_ = t.close()
+		_ = t.Close()
 		return res, err
 	}
-	return res, t.finish(o.sync)
+	return res, t.Finish(o.sync)
 }
 
 // rawStreamer reads chunks with one chunk of lookahead (to spot a trailing VHD footer) and hands them to workers.
 type rawStreamer struct {
-	w    *rawWriter
+	w    *rawtarget.Writer
 	src  io.Reader
 	o    *options
 	free chan []byte
@@ -170,7 +172,7 @@ type chunk struct {
 func (s *rawStreamer) run(ctx context.Context) (int64, bool, error) {
 	s.free = make(chan []byte, s.o.workers+2)
 	for range s.o.workers + 2 {
-		s.free <- alignedBuf(int(s.o.chunkSize))
+		s.free <- sparse.AlignedBuf(int(s.o.chunkSize))
 	}
 	s.jobs = make(chan chunk)
 	g, gctx := errgroup.WithContext(ctx)
@@ -192,12 +194,12 @@ func (s *rawStreamer) run(ctx context.Context) (int64, bool, error) {
 }
 
 func (s *rawStreamer) write(ctx context.Context) error {
-	scratch := s.w.scratch()
+	scratch := s.w.Scratch()
 	for c := range s.jobs {
-		if err := s.w.writeBuf(c.buf[:c.n], c.off, scratch); err != nil {
+		if err := s.w.WriteBuf(c.buf[:c.n], c.off, scratch); err != nil {
 			return err
 		}
-		s.w.advance(int64(c.n))
+		s.w.Advance(int64(c.n))
 		select {
 		case s.free <- c.buf:
 		case <-ctx.Done():

@@ -2,13 +2,10 @@ package convert
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"sync"
-	"sync/atomic"
 
-	"golang.org/x/sync/errgroup"
+	"github.com/goldimage/goldimage/pkg/convert/internal/rawtarget"
+	"github.com/goldimage/goldimage/pkg/convert/internal/sparse"
 )
 
 // Result describes a finished conversion.
@@ -42,129 +39,31 @@ func writeRaw(ctx context.Context, img Image, path string, o *options) (Result, 
 	if size > o.maxVirtual {
 		return res, fmt.Errorf("%w: virtual size %d exceeds the limit %d", ErrTooLarge, size, o.maxVirtual)
 	}
-	t, err := openTarget(path, size, o)
+	w, err := o.openWriter(path, size)
 	if err != nil {
 		return res, err
 	}
-	w := &rawWriter{t: t, o: o, total: size}
-	err = w.copyImage(ctx, img)
-	res.BytesWritten = w.written.Load()
+	err = w.CopyImage(ctx, img)
+	res.BytesWritten = w.Written()
 	if err != nil {
-		_ = t.close()
+		_ = w.Target().Close()
 		return res, err
 	}
-	return res, t.finish(o.sync)
+	return res, w.Target().Finish(o.sync)
 }
 
-// rawWriter writes buffers to a target, skipping zero blocks, and reports progress.
-type rawWriter struct {
-	t       *target
-	o       *options
-	total   int64
-	done    atomic.Int64
-	written atomic.Int64
-	mu      sync.Mutex
-}
-
-// copyImage hands chunk-aligned ranges of img to the workers.
-func (w *rawWriter) copyImage(ctx context.Context, img Image) error {
-	var next atomic.Int64
-	g, ctx := errgroup.WithContext(ctx)
-	for range w.o.workers {
-		g.Go(func() error {
-			buf, scratch := alignedBuf(pieceSize), w.scratch()
-			for {
-				off := next.Add(w.o.chunkSize) - w.o.chunkSize
-				if off >= w.total {
-					return nil
-				}
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				if err := w.copyRange(img, off, min(off+w.o.chunkSize, w.total), buf, scratch); err != nil {
-					return err
-				}
-			}
-		})
+// openWriter opens the raw target at path for a size-byte image and a writer on it.
+func (o *options) openWriter(path string, size int64) (*rawtarget.Writer, error) {
+	t, err := rawtarget.Open(path, max(size, 0), rawtarget.Options{DirectIO: o.directIO, Discard: o.discard, ForceBlock: o.forceBlock})
+	if err != nil {
+		return nil, err
 	}
-	return g.Wait()
+	return rawtarget.NewWriter(t, size, rawtarget.Config{Workers: o.workers, ChunkSize: o.chunkSize, Progress: o.progress}), nil
 }
 
-// copyRange copies [off, end) extent by extent: zero extents are never read.
-func (w *rawWriter) copyRange(img Image, off, end int64, buf, scratch []byte) error {
-	for off < end {
-		ext, err := img.Extent(off, end-off)
-		if err != nil {
-			return fmt.Errorf("map %s extent at %d: %w", img.Type(), off, err)
-		}
-		n := min(ext.Length, end-off)
-		if n <= 0 || ext.Start != off {
-			return corruptf("%s extent at %d has start %d, length %d", img.Type(), off, ext.Start, ext.Length)
-		}
-		if ext.Zero {
-			err = w.t.zero(off, n, scratch)
-		} else {
-			err = w.readAndWrite(img, off, n, buf, scratch)
-		}
-		if err != nil {
-			return err
-		}
-		w.advance(n)
-		off += n
-	}
-	return nil
-}
+// IsZero reports whether p holds only zero bytes (compared with zeros a block at a time: vectorized).
+func IsZero(p []byte) bool { return sparse.IsZero(p) }
 
-// pieceSize is how much a worker reads before writing: small enough that the bytes just
-// decoded are still in the CPU cache when the write copies them (measured on a qcow2-zlib image:
-// 10% less CPU than 4 MiB pieces).
-const pieceSize = 256 << 10
-
-func (w *rawWriter) readAndWrite(img Image, off, n int64, buf, scratch []byte) error {
-	for n > 0 {
-		p := buf[:min(n, int64(len(buf)))]
-		k, err := img.ReadAt(p, off)
-		if k < len(p) {
-			if err == nil || errors.Is(err, io.EOF) {
-				err = corruptf("%s data ends at %d, before its virtual size %d", img.Type(), off+int64(k), w.total)
-			}
-			return fmt.Errorf("read %s at %d: %w", img.Type(), off, err)
-		}
-		if err := w.writeBuf(p, off, scratch); err != nil {
-			return err
-		}
-		off, n = off+int64(k), n-int64(k)
-	}
-	return nil
-}
-
-// writeBuf writes the non-zero blocks of p at off and zeroes the rest where the target needs it.
-func (w *rawWriter) writeBuf(p []byte, off int64, scratch []byte) error {
-	if err := forRuns(p, false, func(i, j int) error {
-		w.written.Add(int64(j - i))
-		return w.t.write(p[i:j], off+int64(i))
-	}); err != nil {
-		return err
-	}
-	if !w.t.block {
-		return nil
-	}
-	return forRuns(p, true, func(i, j int) error { return w.t.zero(off+int64(i), int64(j-i), scratch) })
-}
-
-// scratch returns a buffer for comparing block-device contents; file targets need none.
-func (w *rawWriter) scratch() []byte {
-	if !w.t.block {
-		return nil
-	}
-	return alignedBuf(int(w.o.chunkSize))
-}
-
-func (w *rawWriter) advance(n int64) {
-	done := w.done.Add(n)
-	if w.o.progress != nil {
-		w.mu.Lock()
-		w.o.progress(done, w.total)
-		w.mu.Unlock()
-	}
-}
+// ForDataRuns calls fn(i, j) for each maximal run p[i:j] of 4 KiB blocks that are not all zero (a
+// short last block counts as a block), stopping at fn's first error: the writes a sparse copy of p needs.
+func ForDataRuns(p []byte, fn func(i, j int) error) error { return sparse.ForRuns(p, false, fn) }

@@ -3,26 +3,16 @@ package qcow2stream
 import (
 	"bytes"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/goldimage/goldimage/pkg/convert/internal/formattest"
 )
 
 // FuzzReader streams mutated qcow2 images: no panic, extents in order covering the virtual size,
 // held bytes within the bounds, and one-line errors.
 func FuzzReader(f *testing.F) {
-	paths, _ := filepath.Glob("testdata/*.qcow2")
-	if len(paths) == 0 {
-		f.Fatal("no seeds in testdata")
-	}
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	formattest.AddSeeds(f, "testdata/*.qcow2")
 	for _, l := range []layout{
 		{clusters: 3, order: []string{"L1", "D0", "L2", "D2", "D1"}},
 		{clusters: 2, order: []string{"D1", "L2", "L1", "D0"}},

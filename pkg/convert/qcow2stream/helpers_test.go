@@ -3,62 +3,18 @@ package qcow2stream
 import (
 	"bytes"
 	"io"
-	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/goldimage/goldimage/pkg/convert/internal/formattest"
 )
-
-func needQemuImg(t testing.TB) {
-	t.Helper()
-	if _, err := exec.LookPath("qemu-img"); err != nil {
-		t.Skip("qemu-img not installed (apt-get install qemu-utils)")
-	}
-}
-
-func qemuImg(t testing.TB, args ...string) {
-	t.Helper()
-	if out, err := exec.Command("qemu-img", args...).CombinedOutput(); err != nil {
-		t.Fatalf("qemu-img %v: %v\n%s", args, err, out)
-	}
-}
 
 // writePattern makes a sparse raw file mixing random, compressible and zero regions and holes,
 // with one 192 KiB piece in every stride bytes.
 func writePattern(t testing.TB, path string, size, stride int64, seed uint64) {
 	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := f.Truncate(size); err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(seed, 2))
-	buf := make([]byte, 192<<10)
-	for off := int64(0); off < size; off += max(stride, int64(len(buf))) {
-		switch rng.IntN(5) {
-		case 0, 1:
-			continue
-		case 2:
-			for i := range buf {
-				buf[i] = byte(rng.Uint32())
-			}
-		case 3:
-			for i := range buf {
-				buf[i] = "goldimage "[i%10]
-			}
-			clear(buf[8192:20480])
-		case 4:
-			clear(buf)
-			copy(buf[4095:], "unaligned")
-		}
-		if _, err := f.WriteAt(buf[:min(int64(len(buf)), size-off)], off); err != nil {
-			t.Fatal(err)
-		}
-	}
+	formattest.WriteMixed(t, path, size, formattest.Mixed{Piece: 192 << 10, Stride: stride, Seed: seed})
 }
 
 // onlyReader hides every method but Read, as a pipe or registry layer would.
@@ -111,19 +67,10 @@ func decodeAll(t testing.TB, qcow []byte, want io.ReaderAt, opts ...Option) (Sta
 	return r.Stats(), nil
 }
 
-func readFile(t testing.TB, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // convertTo writes raw as qcow2 with qemu-img and the given options, returning the image bytes.
 func convertTo(t testing.TB, raw string, args ...string) []byte {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "img.qcow2")
-	qemuImg(t, append(append([]string{"convert", "-f", "raw", "-O", "qcow2"}, args...), raw, out)...)
-	return readFile(t, out)
+	formattest.QemuImg(t, append(append([]string{"convert", "-f", "raw", "-O", "qcow2"}, args...), raw, out)...)
+	return formattest.ReadFile(t, out)
 }

@@ -4,12 +4,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/goldimage/goldimage/pkg/convert/internal/formattest"
 )
 
 // TestQemuImgLayouts streams qcow2 images qemu-img writes and compares them with the raw source:
 // every layout qemu-img convert makes streams without a scratch file.
 func TestQemuImgLayouts(t *testing.T) {
-	needQemuImg(t)
+	formattest.NeedQemuImg(t)
 	dense := filepath.Join(t.TempDir(), "dense.raw")
 	writePattern(t, dense, 24<<20+3<<10, 0, 7) // not cluster aligned
 	spread := filepath.Join(t.TempDir(), "spread.raw")

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/goldimage/goldimage/pkg/convert/internal/formattest"
 )
 
 // TestLayouts streams hand-made layouts: data before its table is held in memory or, past the
@@ -75,7 +77,7 @@ func TestLayouts(t *testing.T) {
 // TestTruncated cuts a qemu-img image at several points: each cut fails in one line, or (after the
 // last cluster) still yields the whole disk.
 func TestTruncated(t *testing.T) {
-	needQemuImg(t)
+	formattest.NeedQemuImg(t)
 	raw := filepath.Join(t.TempDir(), "src.raw")
 	writePattern(t, raw, 4<<20, 0, 3)
 	for _, args := range [][]string{nil, {"-c"}} {

@@ -1,26 +1,16 @@
-package convert
+package sparse
 
 import (
 	"errors"
-	"io"
 	"math"
 	"os"
 	"syscall"
 )
 
-// sourceFile returns the file behind ra (directly or under a blockCache), or nil.
-func sourceFile(ra io.ReaderAt) *os.File {
-	if c, ok := ra.(*blockCache); ok {
-		ra = c.ra
-	}
-	f, _ := ra.(*os.File)
-	return f
-}
-
-// holeAt reports whether off lies in a hole of f and how many bytes from off stay in that state,
+// HoleAt reports whether off lies in a hole of f and how many bytes from off stay in that state,
 // using SEEK_DATA/SEEK_HOLE; n is 0 when the file system cannot tell. Seeking moves only the file
 // offset, which ReadAt does not use, so concurrent callers are safe.
-func holeAt(f *os.File, off int64) (hole bool, n int64) {
+func HoleAt(f *os.File, off int64) (hole bool, n int64) {
 	const seekData, seekHole = 3, 4
 	next, err := f.Seek(off, seekData)
 	switch {
