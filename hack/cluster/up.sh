@@ -236,6 +236,7 @@ start_kube_proxy() {
 # k8s.io/kubernetes module), with its variables filled in and its image replaced by the one built here.
 deploy_dns() {
 	local manifest tar=$state/images/coredns.tar
+	(cd "$root/hack/tools/controlplane" && go mod download k8s.io/kubernetes) # the binaries may be cached while the module is not
 	manifest=$(cd "$root/hack/tools/controlplane" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)/cluster/addons/dns/coredns/coredns.yaml.sed
 	[ -f "$manifest" ] || die "$manifest missing"
 	(cd "$root" && go run ./hack/tools/imagebuild --tag "$GOLDIMAGE_DNS_IMAGE" --out "$tar" --user 0 \
