@@ -20,6 +20,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/goldimage/goldimage/internal/vmflags"
 	"github.com/goldimage/goldimage/pkg/qemu"
 )
 
@@ -37,12 +38,9 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 // flags are the command line, before validation.
 type flags struct {
-	iso, disk, diskSize, firmware, diskBus, accel, serialLog, workDir string
-	ovmfCode, ovmfVars, answerDir, cdromDir                           string
-	answers, cdroms                                                   listFlag
-	secureBoot, tpm, console                                          bool
-	memory, cpus, maxReboots                                          int
-	timeout                                                           time.Duration
+	iso, disk, diskSize, answerDir, cdromDir string
+	answers, cdroms                          listFlag
+	vm                                       *vmflags.Flags
 }
 
 func parse(args []string) (flags, error) {
@@ -56,20 +54,10 @@ func parse(args []string) (flags, error) {
 	fs.StringVar(&f.answerDir, "answer-dir", "", "put every file of this directory on the answer CD too (empty: none)")
 	fs.Var(&f.cdroms, "cdrom", "extra read-only CD, e.g. virtio-win.iso (repeatable; empty values are ignored)")
 	fs.StringVar(&f.cdromDir, "cdrom-dir", "", "attach every *.iso of this directory as a CD too (empty: none)")
-	fs.StringVar(&f.firmware, "firmware", "bios", "bios or uefi")
-	fs.BoolVar(&f.secureBoot, "secure-boot", false, "UEFI Secure Boot (use --ovmf-* with Microsoft keys)")
-	fs.StringVar(&f.ovmfCode, "ovmf-code", "/usr/share/OVMF/OVMF_CODE_4M.fd", "UEFI firmware code (Secure Boot: OVMF_CODE_4M.ms.fd)")
-	fs.StringVar(&f.ovmfVars, "ovmf-vars", "/usr/share/OVMF/OVMF_VARS_4M.fd", "UEFI variables template, copied (Secure Boot: OVMF_VARS_4M.ms.fd)")
-	fs.BoolVar(&f.tpm, "tpm", false, "attach a TPM 2.0 (swtpm)")
-	fs.IntVar(&f.memory, "memory", 2048, "guest memory in MiB")
-	fs.IntVar(&f.cpus, "cpus", 2, "virtual CPUs")
-	fs.StringVar(&f.diskBus, "disk-bus", "virtio", "virtio or sata")
-	fs.IntVar(&f.maxReboots, "max-reboots", 0, "guest reboots allowed before the final power-off (Windows needs some)")
-	fs.DurationVar(&f.timeout, "timeout", 2*time.Hour, "give up after this long")
-	fs.StringVar(&f.accel, "accel", "auto", "auto (KVM only if it works), kvm or tcg")
-	fs.StringVar(&f.serialLog, "serial-log", "", "also write the guest's serial console to this file")
-	fs.BoolVar(&f.console, "console", true, "copy the guest's serial console to stdout")
-	fs.StringVar(&f.workDir, "work-dir", "", "directory for sockets and firmware state (default a temporary one)")
+	f.vm = vmflags.Register(fs, vmflags.Defaults{
+		MaxReboots: 0, MaxRebootsHelp: "guest reboots allowed before the final power-off (Windows needs some)",
+		Timeout: 2 * time.Hour, TimeoutHelp: "give up after this long",
+	})
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
@@ -87,18 +75,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := prepareDisk(f.disk, f.diskSize); err != nil {
 		return err
 	}
-	opts := []qemu.Option{
-		qemu.WithFirmware(qemu.Firmware(f.firmware)), qemu.WithSecureBoot(f.secureBoot), qemu.WithTPM(f.tpm),
-		qemu.WithMemory(f.memory), qemu.WithCPUs(f.cpus), qemu.WithDiskBus(qemu.DiskBus(f.diskBus)),
-		qemu.WithMaxReboots(f.maxReboots), qemu.WithTimeout(f.timeout), qemu.WithAccel(qemu.Accel(f.accel)),
-		qemu.WithSerialLog(f.serialLog), qemu.WithWorkDir(f.workDir), qemu.WithOVMF(f.ovmfCode, f.ovmfVars),
-	}
+	opts := f.vm.Options(out)
 	answers, cdroms, err := collectFiles(f)
 	if err != nil {
 		return err
-	}
-	if f.console {
-		opts = append(opts, qemu.WithConsole(out))
 	}
 	if len(answers) > 0 {
 		dir, err := os.MkdirTemp("", "goldimage-answer-")

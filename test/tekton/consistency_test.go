@@ -31,6 +31,15 @@ func declaredFlags(t *testing.T, command string) map[string]bool {
 	if strings.Contains(string(src), "kubeflags.Register") {
 		flags["kubeconfig"], flags["namespace"] = true, true
 	}
+	if strings.Contains(string(src), "vmflags.Register") {
+		shared, err := os.ReadFile(filepath.Join(repo, "internal", "vmflags", "vmflags.go"))
+		if err != nil {
+			t.Fatalf("command %s: %v", command, err)
+		}
+		for _, m := range flagDecl.FindAllStringSubmatch(string(shared), -1) {
+			flags[m[1]] = true
+		}
+	}
 	return flags
 }
 
