@@ -49,7 +49,7 @@ func parse(args []string) (flags, error) {
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&f.iso, "iso", "", "installer ISO (required)")
 	fs.StringVar(&f.disk, "disk", "", "target raw disk: a file (created sparse when missing) or a block device (required)")
-	fs.StringVar(&f.diskSize, "disk-size", "", "size of a disk file to create or grow, e.g. 64Gi")
+	fs.StringVar(&f.diskSize, "disk-size", "", "size of the empty disk file the install starts from, e.g. 64Gi; an existing file is emptied (without it, an existing disk is used as it is)")
 	fs.Var(&f.answers, "answer-file", "file for the answer CD, e.g. autounattend.xml (repeatable)")
 	fs.StringVar(&f.answerDir, "answer-dir", "", "put every file of this directory on the answer CD too (empty: none)")
 	fs.Var(&f.cdroms, "cdrom", "extra read-only CD, e.g. virtio-win.iso (repeatable; empty values are ignored)")
@@ -103,35 +103,34 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	return nil
 }
 
-// prepareDisk creates a missing disk file sparse, grows a smaller one, and leaves block devices alone.
+// prepareDisk gives the install an empty disk: with a size, a disk file (missing or holding anything, such as
+// an earlier build's disk on the same claim, which must not pass for this build's) becomes an empty sparse file
+// of that size; without one, an existing file is used as it is. Block devices are used as they are.
 func prepareDisk(path, size string) error {
-	var want int64
-	if size != "" {
-		q, err := resource.ParseQuantity(size)
-		if err != nil {
-			return fmt.Errorf("disk size %q: %w", size, err)
-		}
-		if want = q.Value(); want <= 0 {
-			return fmt.Errorf("disk size %q is not positive", size)
-		}
-	}
 	st, err := os.Stat(path)
 	switch {
-	case errors.Is(err, os.ErrNotExist):
-		if want == 0 {
-			return fmt.Errorf("disk %s does not exist and --disk-size is not set", path)
-		}
-		return growFile(path, want)
-	case err != nil:
-		return fmt.Errorf("disk: %w", err)
-	case st.Mode()&os.ModeDevice != 0, st.Size() >= want:
+	case err == nil && st.Mode()&os.ModeDevice != 0:
 		return nil
+	case size == "" && err == nil:
+		return nil
+	case size == "" && errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("disk %s does not exist and --disk-size is not set", path)
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("disk: %w", err)
 	}
-	return growFile(path, want)
+	q, err := resource.ParseQuantity(size)
+	if err != nil {
+		return fmt.Errorf("disk size %q: %w", size, err)
+	}
+	if q.Value() <= 0 {
+		return fmt.Errorf("disk size %q is not positive", size)
+	}
+	return emptyFile(path, q.Value())
 }
 
-func growFile(path string, size int64) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o644)
+// emptyFile makes path an empty sparse file of size bytes.
+func emptyFile(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("create disk: %w", err)
 	}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -43,29 +45,40 @@ func TestRunRejectsBadInput(t *testing.T) {
 
 func TestPrepareDisk(t *testing.T) {
 	dir := t.TempDir()
-	existing := filepath.Join(dir, "big.raw")
-	if err := os.WriteFile(existing, make([]byte, 4096), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	old := bytes.Repeat([]byte{0xAB}, 4096) // an earlier build's disk
 	tests := []struct {
-		name, path, size string
-		want             int64
+		name, size string
+		existing   bool
+		want       int64
+		wantOld    bool // the old bytes are still there
 	}{
-		{"create sparse", filepath.Join(dir, "new.raw"), "64Mi", 64 << 20},
-		{"grow smaller", existing, "1Mi", 1 << 20},
-		{"never shrink", existing, "1Ki", 1 << 20},
-		{"keep without size", existing, "", 1 << 20},
+		{"create sparse", "64Mi", false, 64 << 20, false},
+		{"empty a larger one", "1Ki", true, 1 << 10, false},
+		{"empty a smaller one", "1Mi", true, 1 << 20, false},
+		{"keep without size", "", true, 4096, true},
 	}
-	for _, tt := range tests {
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := prepareDisk(tt.path, tt.size); err != nil {
+			path := filepath.Join(dir, fmt.Sprintf("disk%d.raw", i))
+			if tt.existing {
+				if err := os.WriteFile(path, old, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := prepareDisk(path, tt.size); err != nil {
 				t.Fatal(err)
 			}
-			st, err := os.Stat(tt.path)
-			if err != nil || st.Size() != tt.want {
-				t.Fatalf("size %v, %v; want %d", st.Size(), err, tt.want)
+			b, err := os.ReadFile(path)
+			if err != nil || int64(len(b)) != tt.want {
+				t.Fatalf("size %d, %v; want %d", len(b), err, tt.want)
+			}
+			if kept := bytes.HasPrefix(b, old[:512]); kept != tt.wantOld {
+				t.Fatalf("old content kept = %v, want %v", kept, tt.wantOld)
 			}
 		})
+	}
+	if err := prepareDisk(filepath.Join(dir, "missing.raw"), ""); err == nil || !strings.Contains(err.Error(), "--disk-size is not set") {
+		t.Fatalf("missing disk without size: %v", err)
 	}
 }
 

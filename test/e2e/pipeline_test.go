@@ -46,7 +46,8 @@ var taskRunList = schema.GroupVersionKind{Group: "tekton.dev", Version: "v1", Ki
 // DataImportCron polling that image by its Service name imports it, its DataSource points at a PVC with the
 // installer's marker, and a DataVolume with sourceRef clones it into another namespace. A second build moves
 // the DataSource and garbage-collects the first import. A failing install fails the PipelineRun with the
-// installer's cause, pushes nothing and leaves the DataSource where it was.
+// installer's cause, pushes nothing and leaves the DataSource where it was; so does an install whose disk
+// does not boot, refused by boot-verify.
 func TestISOToContainerDisk(t *testing.T) {
 	c := connect(t)
 	iso := os.Getenv("GOLDIMAGE_E2E_STANDIN_ISO")
@@ -64,6 +65,7 @@ func TestISOToContainerDisk(t *testing.T) {
 	good := answerConfigMap(t, c, ns, "answer-good-"+suffix, "hostname=golden-1\n")
 	second := answerConfigMap(t, c, ns, "answer-second-"+suffix, "hostname=golden-2\n")
 	bad := answerConfigMap(t, c, ns, "answer-bad-"+suffix, "# no hostname: the stand-in installer fails\n")
+	unbootable := answerConfigMap(t, c, ns, "answer-flat-"+suffix, "hostname=golden-flat\nbootable=false\n")
 
 	run1 := runPipeline(t, c, ns, image, build, good)
 	d1 := expectPipelineSucceeded(t, c, run1)
@@ -84,6 +86,13 @@ func TestISOToContainerDisk(t *testing.T) {
 	expectPipelineFailed(t, c, run3, "install", "answer file sets no hostname")
 	triggerPoll(t, c, cron)
 	expectCronStatus(t, c, golden, "standin", dvNameOf("standin", d2)) // nothing new was pushed
+	expectDataSource(t, c, golden, "standin", dvNameOf("standin", d2))
+
+	// The install succeeds but the disk does not boot: boot-verify refuses it and nothing is pushed.
+	run4 := runPipeline(t, c, ns, image, build, unbootable)
+	expectPipelineFailed(t, c, run4, "verify", `did not boot to "GOLDIMAGE-BOOTED"`)
+	triggerPoll(t, c, cron)
+	expectCronStatus(t, c, golden, "standin", dvNameOf("standin", d2))
 	expectDataSource(t, c, golden, "standin", dvNameOf("standin", d2))
 }
 
@@ -154,10 +163,15 @@ spec:
     - {name: maxReboots, value: "0"}
     - {name: timeout, value: 8m}
     - {name: insecureRegistry, value: "true"}
+    - {name: bootTimeout, value: 2m}
   taskRunSpecs:
     - pipelineTaskName: install
       stepSpecs:
         - name: install
+          computeResources: {requests: {cpu: 500m, memory: 512Mi}}
+    - pipelineTaskName: verify
+      stepSpecs:
+        - name: boot
           computeResources: {requests: {cpu: 500m, memory: 512Mi}}
   workspaces:
     - {name: iso, persistentVolumeClaim: {claimName: %[3]s}}
@@ -248,7 +262,7 @@ func expectPipelineFailed(t *testing.T, c *cluster, pr *unstructured.Unstructure
 		t.Errorf("TaskRun %s FAILURE result = %q, want one line naming %q\n%s", tr.GetName(), reason, cause, taskRunReport(t, c, pr))
 	}
 	if _, pushed := runs["push"]; pushed {
-		t.Errorf("the push task ran after a failed install")
+		t.Errorf("the push task ran after a failed %s", failedTask)
 	}
 	t.Logf("PipelineRun %s failed as expected: %s", pr.GetName(), reason)
 }
