@@ -77,8 +77,25 @@ func TestAutounattendTemplates(t *testing.T) {
 					t.Errorf("last first-logon command %q lacks %s; the install must end in a generalized power-off", last, w)
 				}
 			}
+			if !writesBootMarker(firstLogon[:len(firstLogon)-1]) {
+				t.Errorf("no first-logon command before sysprep writes SetupComplete.cmd echoing %s to COM1; boot-verify would time out", bootMarker)
+			}
 		})
 	}
+}
+
+// bootMarker is boot-verify's default marker (tasks/boot-verify).
+const bootMarker = "GOLDIMAGE-BOOTED"
+
+// writesBootMarker reports whether a command writes a SetupComplete.cmd that echoes the marker to COM1, which
+// Windows runs on every first boot of the generalized image.
+func writesBootMarker(cmds []string) bool {
+	for _, c := range cmds {
+		if strings.Contains(c, `\Setup\Scripts\SetupComplete.cmd`) && strings.Contains(c, "echo "+bootMarker+"^> COM1") {
+			return true
+		}
+	}
+	return false
 }
 
 func containsSuffix(list []string, suffix string) bool {
