@@ -227,3 +227,43 @@ func TestStepsAreSafeAndRunOurCommands(t *testing.T) {
 		t.Errorf("tasks run only %v", commands)
 	}
 }
+
+// TestExamplePipelineRuns: every pipeline has an example PipelineRun (pipelines/NAME/pipelinerun.yaml, what the
+// READMEs tell a user to kubectl create -f) that names it, passes only parameters it declares, every one it
+// requires, and binds every workspace it needs.
+func TestExamplePipelineRuns(t *testing.T) {
+	m := load(t)
+	for name, p := range m.pipelines {
+		file := filepath.Join(repo, "pipelines", name, "pipelinerun.yaml")
+		pr, ok := m.runs[file]
+		if !ok {
+			t.Errorf("pipeline %s has no example %s", name, file)
+			continue
+		}
+		if pr.Spec.PipelineRef == nil || pr.Spec.PipelineRef.Name != name {
+			t.Errorf("%s: pipelineRef %v, want %s", file, pr.Spec.PipelineRef, name)
+			continue
+		}
+		checkParams(t, file, &v1.TaskSpec{Params: p.Spec.Params}, pr.Spec.Params)
+		bound := map[string]bool{}
+		for _, w := range pr.Spec.Workspaces {
+			bound[w.Name] = true
+		}
+		for _, w := range p.Spec.Workspaces {
+			if !w.Optional && !bound[w.Name] {
+				t.Errorf("%s: required workspace %q not bound", file, w.Name)
+			}
+		}
+	}
+	if len(m.runs) != len(m.pipelines) {
+		t.Errorf("%d example PipelineRuns for %d pipelines: %v", len(m.runs), len(m.pipelines), keys(m.runs))
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

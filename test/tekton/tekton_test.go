@@ -14,20 +14,25 @@ import (
 
 const repo = "../.."
 
-// manifests holds every Task and Pipeline of the repository, by name.
+// manifests holds every Task and Pipeline of the repository, by name, and the example PipelineRuns by file.
 type manifests struct {
 	tasks     map[string]*v1.Task
 	pipelines map[string]*v1.Pipeline
-	files     map[string]string // name -> file, for messages
+	runs      map[string]*v1.PipelineRun // file -> example a user starts with kubectl create -f
+	files     map[string]string          // name -> file, for messages
 }
+
+// notTekton are the YAML files under tasks/ that are plain Kubernetes objects, installed alongside.
+var notTekton = map[string]bool{"kustomization.yaml": true, "rbac.yaml": true}
 
 // load decodes tasks/ and pipelines/ strictly (unknown fields fail) into Tekton's v1 types.
 func load(t *testing.T) manifests {
 	t.Helper()
-	m := manifests{tasks: map[string]*v1.Task{}, pipelines: map[string]*v1.Pipeline{}, files: map[string]string{}}
+	m := manifests{tasks: map[string]*v1.Task{}, pipelines: map[string]*v1.Pipeline{},
+		runs: map[string]*v1.PipelineRun{}, files: map[string]string{}}
 	for _, dir := range []string{"tasks", "pipelines"} {
 		err := filepath.WalkDir(filepath.Join(repo, dir), func(path string, d os.DirEntry, err error) error {
-			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".yaml") || d.Name() == "kustomization.yaml" {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".yaml") || notTekton[d.Name()] {
 				return err
 			}
 			b, err := os.ReadFile(path)
@@ -57,8 +62,15 @@ func load(t *testing.T) manifests {
 					return nil
 				}
 				m.pipelines[p.Name], m.files[p.Name] = &p, path
+			case "PipelineRun":
+				var pr v1.PipelineRun
+				if err := yaml.UnmarshalStrict(b, &pr); err != nil {
+					t.Errorf("%s: %v", path, err)
+					return nil
+				}
+				m.runs[path] = &pr
 			default:
-				t.Errorf("%s: kind %q is neither Task nor Pipeline", path, meta.Kind)
+				t.Errorf("%s: kind %q is not a Task, Pipeline or PipelineRun", path, meta.Kind)
 			}
 			return nil
 		})
@@ -109,6 +121,15 @@ func TestTektonValidation(t *testing.T) {
 		p.SetDefaults(ctx)
 		if err := p.Validate(ctx); err != nil {
 			t.Errorf("Pipeline %s (%s): %v", name, m.files[name], err)
+		}
+	}
+	for file, pr := range m.runs {
+		if pr.Name == "" {
+			pr.Name = pr.GenerateName + "x" // what the API server does with generateName
+		}
+		pr.SetDefaults(ctx)
+		if err := pr.Validate(ctx); err != nil {
+			t.Errorf("PipelineRun %s: %v", file, err)
 		}
 	}
 }
