@@ -119,12 +119,3 @@ func (c *cluster) eventsAbout(ns string, kinds ...string) ([]string, error) {
 	return msgs, nil
 }
 
-// notYetProven skips an e2e test that was written without a cluster to run it on (see the closing notes of
-// issues 14 and 16) until GOLDIMAGE_E2E_ALL=1 is set, so that a session with a cluster can prove it first and
-// then drop this call.
-func notYetProven(t *testing.T) {
-	t.Helper()
-	if os.Getenv("GOLDIMAGE_E2E_ALL") != "1" {
-		t.Skip("not yet run on a real cluster: set GOLDIMAGE_E2E_ALL=1 to run it")
-	}
-}

@@ -38,7 +38,6 @@ import (
 // nothing; the file replaced on the server, imported on the next poll, the DataSource moved and the old import
 // collected (importsToKeep 1).
 func TestHTTPCron(t *testing.T) {
-	notYetProven(t)
 	c := connect(t)
 	ns := c.namespace(t, "e2e-httpcron")
 	base := startHTTPServerPod(t, c, ns)

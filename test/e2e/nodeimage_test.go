@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -21,8 +22,9 @@ func containerdAddress() string {
 	return envOr("GOLDIMAGE_CONTAINERD_ADDRESS", filepath.Join(envOr("GOLDIMAGE_CLUSTER_DIR", "/tmp/goldimage-e2e"), "run", "containerd.sock"))
 }
 
-// loadIntoNode puts img into the node's image store as ref, as a registry mirror or an earlier pull would
-// have: an OCI archive keeps the manifest bytes, so ref's repository at the manifest digest resolves too.
+// loadIntoNode puts img into the node's image store as ref, as an earlier pull by the kubelet would have: an OCI
+// archive keeps the manifest bytes, and the image is also named REPOSITORY@DIGEST, the second name a CRI pull
+// records, through which the kubelet finds a digest-pinned image (ctr import alone records only ref).
 func loadIntoNode(t *testing.T, img v1.Image, ref string) {
 	t.Helper()
 	sock := containerdAddress()
@@ -45,7 +47,19 @@ func loadIntoNode(t *testing.T, img v1.Image, ref string) {
 	if err != nil {
 		t.Fatalf("ctr images import %s: %v: %s", ref, err, out)
 	}
-	t.Logf("loaded %s into the node's image store", ref)
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, err := name.NewTag(ref, name.StrictValidation)
+	if err != nil {
+		t.Fatalf("loadIntoNode wants REPOSITORY:TAG, got %q: %v", ref, err)
+	}
+	pinned := tag.Context().Name() + "@" + d.String()
+	if out, err := exec.Command("ctr", "--address", sock, "-n", "k8s.io", "images", "tag", "--force", ref, pinned).CombinedOutput(); err != nil {
+		t.Fatalf("ctr images tag %s %s: %v: %s", ref, pinned, err, out)
+	}
+	t.Logf("loaded %s (%s) into the node's image store", ref, d)
 }
 
 // tarDir writes the files under dir into the tar file out, with paths relative to dir.

@@ -25,7 +25,6 @@ import (
 // in-process and pins it; the node, which does not trust that registry's CA, serves the pinned image from its
 // store.
 func TestNodePull(t *testing.T) {
-	notYetProven(t)
 	c := connect(t)
 	t.Run("DataVolume", func(t *testing.T) {
 		ns := c.namespace(t, "e2e-nodepull")

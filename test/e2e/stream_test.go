@@ -21,7 +21,6 @@ import (
 // the layout of quay.io/containerdisks) on a filesystem and on a block volume, and checks that the
 // importer pods had no scratch at all: no emptyDir and no PVC but their target.
 func TestStreamedQcow2ContainerDisk(t *testing.T) {
-	notYetProven(t)
 	c := connect(t)
 	reg := startRegistry(t, c.Gateway)
 	for _, mode := range []corev1.PersistentVolumeMode{corev1.PersistentVolumeFilesystem, corev1.PersistentVolumeBlock} {
