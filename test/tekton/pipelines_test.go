@@ -267,3 +267,48 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+// TestPipelineParamsDocumented: tasks/README.md has a "### NAME parameters" table for every pipeline, with a
+// row for each parameter and its default, and no row for a parameter the pipeline lacks.
+func TestPipelineParamsDocumented(t *testing.T) {
+	m := load(t)
+	b, err := os.ReadFile(filepath.Join(repo, "tasks", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	row := regexp.MustCompile("(?m)^\\| `([A-Za-z]+)` \\| ([^|]*) \\|")
+	for name, p := range m.pipelines {
+		heading := "### " + name + " parameters\n"
+		i := strings.Index(readme, heading)
+		if i < 0 {
+			t.Errorf("tasks/README.md has no %q table", strings.TrimSpace(heading))
+			continue
+		}
+		table := readme[i+len(heading):]
+		if end := strings.Index(table, "\n\n"+"Workspaces"); end >= 0 {
+			table = table[:end]
+		} else if end := strings.Index(table, "\n###"); end >= 0 {
+			table = table[:end]
+		}
+		documented := map[string]string{}
+		for _, r := range row.FindAllStringSubmatch(table, -1) {
+			documented[r[1]] = strings.TrimSpace(r[2])
+		}
+		for _, ps := range p.Spec.Params {
+			doc, ok := documented[ps.Name]
+			switch {
+			case !ok:
+				t.Errorf("%s: parameter %s is not in tasks/README.md's table", name, ps.Name)
+			case ps.Default == nil && doc != "(required)":
+				t.Errorf("%s: parameter %s is required, the table says %s", name, ps.Name, doc)
+			case ps.Default != nil && !strings.Contains(doc, ps.Default.StringVal):
+				t.Errorf("%s: parameter %s defaults to %q, the table says %s", name, ps.Name, ps.Default.StringVal, doc)
+			}
+			delete(documented, ps.Name)
+		}
+		for extra := range documented {
+			t.Errorf("%s: tasks/README.md documents parameter %s, which the pipeline does not have", name, extra)
+		}
+	}
+}
