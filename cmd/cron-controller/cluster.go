@@ -19,6 +19,7 @@ import (
 	"github.com/goldimage/goldimage/pkg/controller/dataimportcron"
 	"github.com/goldimage/goldimage/pkg/controller/datasource"
 	"github.com/goldimage/goldimage/pkg/controller/datavolume"
+	"github.com/goldimage/goldimage/pkg/controller/storageprofile"
 )
 
 func runCluster(ctx context.Context, o options) error {
@@ -58,7 +59,7 @@ func runCluster(ctx context.Context, o options) error {
 	return mgr.Start(ctx)
 }
 
-// Setup registers the three reconcilers with mgr.
+// Setup registers the reconcilers with mgr.
 func Setup(mgr ctrl.Manager, o options) error {
 	crons := dataimportcron.New(mgr.GetClient(), mgr.GetEventRecorderFor("dataimportcron-controller"), newPoller(o),
 		dataimportcron.WithJitter(o.jitter), dataimportcron.WithReader(mgr.GetAPIReader()))
@@ -74,6 +75,9 @@ func Setup(mgr ctrl.Manager, o options) error {
 	}
 	if err := datasource.New(mgr.GetClient()).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up DataSource controller: %w", err)
+	}
+	if err := storageprofile.New(mgr.GetClient()).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up StorageProfile controller: %w", err)
 	}
 	return nil
 }

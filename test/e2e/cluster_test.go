@@ -118,4 +118,3 @@ func (c *cluster) eventsAbout(ns string, kinds ...string) ([]string, error) {
 	}
 	return msgs, nil
 }
-

@@ -109,7 +109,11 @@ func (r *Reconciler) permit(ctx context.Context, dv *cdiv1.DataVolume, srcNamesp
 // plan derives the target PVC spec and the strategy. A non-empty reason marks a spec no retry can fix,
 // with err saying why.
 func (r *Reconciler) plan(ctx context.Context, dv *cdiv1.DataVolume, src *corev1.PersistentVolumeClaim) (corev1.PersistentVolumeClaimSpec, clone.Strategy, string, error) {
-	spec, err := cloneClaimSpec(dv, src)
+	prof, err := r.storageProfile(ctx, dv)
+	if err != nil {
+		return corev1.PersistentVolumeClaimSpec{}, "", "", err
+	}
+	spec, err := cloneClaimSpec(dv, src, prof)
 	if err == nil && cloneNeedsOverhead(dv, src) {
 		err = withFilesystemOverhead(dv, &spec, r.pod.fsOverhead)
 	}
@@ -248,7 +252,7 @@ func (r *Reconciler) authorizeClone(ctx context.Context, dv *cdiv1.DataVolume, s
 }
 
 // cloneClaimSpec is claimSpec with the size and volume mode taken from the source when the DataVolume leaves them out.
-func cloneClaimSpec(dv *cdiv1.DataVolume, src *corev1.PersistentVolumeClaim) (corev1.PersistentVolumeClaimSpec, error) {
+func cloneClaimSpec(dv *cdiv1.DataVolume, src *corev1.PersistentVolumeClaim, prof *cdiv1.StorageProfileStatus) (corev1.PersistentVolumeClaimSpec, error) {
 	d := dv.DeepCopy()
 	if st := d.Spec.Storage; st != nil {
 		if _, ok := st.Resources.Requests[corev1.ResourceStorage]; !ok {
@@ -261,7 +265,7 @@ func cloneClaimSpec(dv *cdiv1.DataVolume, src *corev1.PersistentVolumeClaim) (co
 			st.VolumeMode = ptr.To(ptr.Deref(src.Spec.VolumeMode, corev1.PersistentVolumeFilesystem))
 		}
 	}
-	spec, err := claimSpec(d)
+	spec, err := claimSpec(d, prof)
 	spec.DataSource, spec.DataSourceRef = nil, nil
 	return spec, err
 }

@@ -47,7 +47,7 @@ func TestCloneClaimSpec(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dv := &cdiv1.DataVolume{Spec: cdiv1.DataVolumeSpec{Storage: tc.storage}}
-			spec, err := cloneClaimSpec(dv, tc.src)
+			spec, err := cloneClaimSpec(dv, tc.src, nil)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err %v, want %q", err, tc.wantErr)

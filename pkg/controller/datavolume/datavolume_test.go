@@ -11,6 +11,7 @@ import (
 
 	"github.com/goldimage/goldimage/pkg/cdiconst"
 	"github.com/goldimage/goldimage/pkg/contract"
+	"github.com/goldimage/goldimage/pkg/storageprofile"
 )
 
 func TestSourceOf(t *testing.T) {
@@ -57,29 +58,41 @@ func TestSourceOf(t *testing.T) {
 func TestClaimSpec(t *testing.T) {
 	size := corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}
 	block, profile := corev1.PersistentVolumeBlock, cdiv1.PersistentVolumeFromStorageProfile
+	fs := corev1.PersistentVolumeFilesystem
+	rbd := cdiv1.StorageProfileStatus{ClaimPropertySets: storageprofile.Known("rook-ceph.rbd.csi.ceph.com").ClaimPropertySets}
 	for _, tc := range []struct {
 		name    string
 		spec    cdiv1.DataVolumeSpec
 		mode    corev1.PersistentVolumeMode
 		access  corev1.PersistentVolumeAccessMode
 		wantErr string
+		prof    *cdiv1.StorageProfileStatus
 	}{
+		{"storage from the profile", cdiv1.DataVolumeSpec{Storage: &cdiv1.StorageSpec{Resources: corev1.VolumeResourceRequirements{Requests: size}}},
+			corev1.PersistentVolumeBlock, corev1.ReadWriteMany, "", &rbd},
+		{"profile for the left-out access mode", cdiv1.DataVolumeSpec{Storage: &cdiv1.StorageSpec{VolumeMode: &fs, Resources: corev1.VolumeResourceRequirements{Requests: size}}},
+			corev1.PersistentVolumeFilesystem, corev1.ReadWriteOnce, "", &rbd},
+		{"profile mode from the profile", cdiv1.DataVolumeSpec{Storage: &cdiv1.StorageSpec{VolumeMode: &profile, Resources: corev1.VolumeResourceRequirements{Requests: size}}},
+			corev1.PersistentVolumeBlock, corev1.ReadWriteMany, "", &rbd},
+		{"pvc ignores the profile", cdiv1.DataVolumeSpec{PVC: &corev1.PersistentVolumeClaimSpec{VolumeMode: &fs,
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}, Resources: corev1.VolumeResourceRequirements{Requests: size}}},
+			corev1.PersistentVolumeFilesystem, corev1.ReadWriteOnce, "", &rbd},
 		{"storage defaults", cdiv1.DataVolumeSpec{Storage: &cdiv1.StorageSpec{Resources: corev1.VolumeResourceRequirements{Requests: size}}},
-			corev1.PersistentVolumeFilesystem, corev1.ReadWriteOnce, ""},
+			corev1.PersistentVolumeFilesystem, corev1.ReadWriteOnce, "", nil},
 		{"storage profile mode", cdiv1.DataVolumeSpec{Storage: &cdiv1.StorageSpec{VolumeMode: &profile, Resources: corev1.VolumeResourceRequirements{Requests: size}}},
-			corev1.PersistentVolumeFilesystem, corev1.ReadWriteOnce, ""},
+			corev1.PersistentVolumeFilesystem, corev1.ReadWriteOnce, "", nil},
 		{"storage block RWX", cdiv1.DataVolumeSpec{Storage: &cdiv1.StorageSpec{VolumeMode: &block,
 			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteMany}, Resources: corev1.VolumeResourceRequirements{Requests: size}}},
-			corev1.PersistentVolumeBlock, corev1.ReadWriteMany, ""},
+			corev1.PersistentVolumeBlock, corev1.ReadWriteMany, "", nil},
 		{"pvc as given", cdiv1.DataVolumeSpec{PVC: &corev1.PersistentVolumeClaimSpec{VolumeMode: &block,
 			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadOnlyMany}, Resources: corev1.VolumeResourceRequirements{Requests: size}}},
-			corev1.PersistentVolumeBlock, corev1.ReadOnlyMany, ""},
-		{"no size", cdiv1.DataVolumeSpec{Storage: &cdiv1.StorageSpec{}}, "", "", "requests.storage"},
-		{"pvc no size", cdiv1.DataVolumeSpec{PVC: &corev1.PersistentVolumeClaimSpec{}}, "", "", "spec.pvc"},
-		{"neither", cdiv1.DataVolumeSpec{}, "", "", "neither"},
+			corev1.PersistentVolumeBlock, corev1.ReadOnlyMany, "", nil},
+		{"no size", cdiv1.DataVolumeSpec{Storage: &cdiv1.StorageSpec{}}, "", "", "requests.storage", nil},
+		{"pvc no size", cdiv1.DataVolumeSpec{PVC: &corev1.PersistentVolumeClaimSpec{}}, "", "", "spec.pvc", nil},
+		{"neither", cdiv1.DataVolumeSpec{}, "", "", "neither", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := claimSpec(&cdiv1.DataVolume{Spec: tc.spec})
+			got, err := claimSpec(&cdiv1.DataVolume{Spec: tc.spec}, tc.prof)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want one naming %q", err, tc.wantErr)

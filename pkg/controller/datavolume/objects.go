@@ -16,6 +16,7 @@ import (
 	"github.com/goldimage/goldimage/pkg/cdiconst"
 	"github.com/goldimage/goldimage/pkg/clone"
 	"github.com/goldimage/goldimage/pkg/contract"
+	"github.com/goldimage/goldimage/pkg/storageprofile"
 )
 
 // Secret keys of a source secretRef (CDI's names).
@@ -25,9 +26,10 @@ const (
 	importerUID     = 107
 )
 
-// claimSpec derives the PVC spec of dv: spec.pvc as given, or spec.storage with CDI's defaults
+// claimSpec derives the PVC spec of dv: spec.pvc as given, or spec.storage with the access and volume modes it
+// leaves out taken from the StorageProfile of its class (prof, nil when there is none), else CDI's defaults
 // (ReadWriteOnce, Filesystem). The requested size is required: goldimage does not infer it from the source.
-func claimSpec(dv *cdiv1.DataVolume) (corev1.PersistentVolumeClaimSpec, error) {
+func claimSpec(dv *cdiv1.DataVolume, prof *cdiv1.StorageProfileStatus) (corev1.PersistentVolumeClaimSpec, error) {
 	if dv.Spec.PVC != nil {
 		spec := *dv.Spec.PVC.DeepCopy()
 		if _, ok := spec.Resources.Requests[corev1.ResourceStorage]; !ok {
@@ -52,10 +54,14 @@ func claimSpec(dv *cdiv1.DataVolume) (corev1.PersistentVolumeClaimSpec, error) {
 		DataSource:       st.DataSource,
 		DataSourceRef:    st.DataSourceRef,
 	}
+	if spec.VolumeMode != nil && *spec.VolumeMode == cdiv1.PersistentVolumeFromStorageProfile {
+		spec.VolumeMode = nil
+	}
+	spec.AccessModes, spec.VolumeMode, _ = storageprofile.Defaults(prof, spec.AccessModes, spec.VolumeMode)
 	if len(spec.AccessModes) == 0 {
 		spec.AccessModes = []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}
 	}
-	if spec.VolumeMode == nil || *spec.VolumeMode == cdiv1.PersistentVolumeFromStorageProfile {
+	if spec.VolumeMode == nil {
 		spec.VolumeMode = ptr.To(corev1.PersistentVolumeFilesystem)
 	}
 	return spec, nil

@@ -121,7 +121,11 @@ func (r *Reconciler) reconcile(ctx context.Context, dv *cdiv1.DataVolume) (ctrl.
 		fail(dv, cdiconst.ReasonUnsupported, err.Error())
 		return ctrl.Result{}, nil // bad spec: no retry
 	}
-	spec, err := claimSpec(dv)
+	prof, err := r.storageProfile(ctx, dv)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	spec, err := claimSpec(dv, prof)
 	if err == nil {
 		err = checkContent(dv, spec)
 	}

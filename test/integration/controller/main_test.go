@@ -18,6 +18,7 @@ import (
 	"github.com/goldimage/goldimage/pkg/controller/dataimportcron"
 	"github.com/goldimage/goldimage/pkg/controller/datasource"
 	"github.com/goldimage/goldimage/pkg/controller/datavolume"
+	"github.com/goldimage/goldimage/pkg/controller/storageprofile"
 	"github.com/goldimage/goldimage/pkg/cron"
 )
 
@@ -66,7 +67,7 @@ func run(m *testing.M) int {
 	return code
 }
 
-// startManager runs the three reconcilers as cmd/cron-controller wires them.
+// startManager runs the reconcilers as cmd/cron-controller wires them.
 func startManager(ctx context.Context, env *testenv.Env) (<-chan struct{}, error) {
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
 	cfg := rest.CopyConfig(env.Config)
@@ -85,7 +86,7 @@ func startManager(ctx context.Context, env *testenv.Env) (<-chan struct{}, error
 		dataimportcron.WithJitter(time.Second), dataimportcron.WithReader(mgr.GetAPIReader()))
 	dvs := datavolume.New(mgr.GetClient(), mgr.GetEventRecorderFor("datavolume-controller"), importerImage,
 		datavolume.WithMaxRestarts(2), datavolume.WithProgressReader(nil), datavolume.WithAPIReader(mgr.GetAPIReader()))
-	for _, r := range []interface{ SetupWithManager(ctrl.Manager) error }{crons, dvs, datasource.New(mgr.GetClient())} {
+	for _, r := range []interface{ SetupWithManager(ctrl.Manager) error }{crons, dvs, datasource.New(mgr.GetClient()), storageprofile.New(mgr.GetClient())} {
 		if err := r.SetupWithManager(mgr); err != nil {
 			return nil, fmt.Errorf("set up reconciler: %w", err)
 		}
