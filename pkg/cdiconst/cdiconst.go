@@ -84,6 +84,7 @@ const (
 	ReasonCloneTooSmall      = "CloneTargetTooSmall" // Failed: the target is smaller than the source
 	ReasonCloneScheduled     = "CloneScheduled"      // Running False: clone pods are waiting to run
 	ReasonCSIClone           = "CSICloneInProgress"  // Running True: the CSI driver is cloning
+	ReasonWaitForConsumer    = "WaitForFirstConsumer" // Running False: the PVC binds on first use and has no consumer yet
 )
 
 // Event reasons.

@@ -72,6 +72,10 @@ func (r *Reconciler) hostClone(ctx context.Context, dv *cdiv1.DataVolume, src *c
 		return ctrl.Result{}, err
 	}
 	setBound(dv, claim)
+	if !bindsImmediately(dv) && r.waitsForConsumer(ctx, claim) {
+		waitForConsumer(dv, claim)
+		return ctrl.Result{}, nil // the PVC's binding brings the next reconcile
+	}
 	if err := r.addCloneFinalizer(ctx, dv); err != nil {
 		return ctrl.Result{}, err
 	}

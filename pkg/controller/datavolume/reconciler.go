@@ -141,7 +141,11 @@ func (r *Reconciler) reconcile(ctx context.Context, dv *cdiv1.DataVolume) (ctrl.
 		return ctrl.Result{}, err
 	}
 	setBound(dv, claim)
-	if dv.Status.Phase == "" {
+	if !bindsImmediately(dv) && r.waitsForConsumer(ctx, claim) {
+		waitForConsumer(dv, claim)
+		return ctrl.Result{}, nil // the PVC's binding brings the next reconcile
+	}
+	if dv.Status.Phase == "" || dv.Status.Phase == cdiv1.WaitForFirstConsumer {
 		dv.Status.Phase = cdiv1.Pending
 	}
 	pod, err := r.ensurePod(ctx, dv, claim, src)

@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	"github.com/goldimage/goldimage/pkg/cdiconst"
@@ -100,4 +101,19 @@ func podResult(pod *corev1.Pod) contract.Termination {
 		msg += ": " + pod.Status.Message
 	}
 	return contract.Termination{Result: contract.ResultFailure, Retryable: true, Message: msg}
+}
+
+// waitForConsumer marks dv as waiting for the first consumer of its PVC, as CDI does for a WaitForFirstConsumer
+// class unless the DataVolume asks for immediate binding.
+func waitForConsumer(dv *cdiv1.DataVolume, claim *corev1.PersistentVolumeClaim) {
+	dv.Status.Phase = cdiv1.WaitForFirstConsumer
+	msg := "PVC " + claim.Name + " binds when a pod first uses it (StorageClass " + ptr.Deref(claim.Spec.StorageClassName, "") +
+		" is WaitForFirstConsumer); the data is written then, or now with annotation " + cdiconst.AnnImmediateBinding + `: "true"`
+	setCondition(dv, cdiv1.DataVolumeRunning, corev1.ConditionFalse, cdiconst.ReasonWaitForConsumer, msg)
+	setCondition(dv, cdiv1.DataVolumeReady, corev1.ConditionFalse, cdiconst.ReasonWaitForConsumer, msg)
+}
+
+// bindsImmediately reports whether dv asks for its PVC to be bound without waiting for a consumer.
+func bindsImmediately(dv *cdiv1.DataVolume) bool {
+	return dv.Annotations[cdiconst.AnnImmediateBinding] == "true"
 }
