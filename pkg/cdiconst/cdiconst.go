@@ -78,12 +78,12 @@ const (
 
 // Clone condition reasons (CDI's names where CDI has one).
 const (
-	ReasonCloneWithoutSource = "CloneWithoutSource"  // Ready False: the source PVC does not exist (yet)
-	ReasonSourceNotReady     = "CloneSourceNotReady" // Ready False: the DataSource or the source's DataVolume is not ready
-	ReasonCloneUnauthorized  = "CloneUnauthorized"   // Failed: the requester may not create datavolumes/source in the source namespace
-	ReasonCloneTooSmall      = "CloneTargetTooSmall" // Failed: the target is smaller than the source
-	ReasonCloneScheduled     = "CloneScheduled"      // Running False: clone pods are waiting to run
-	ReasonCSIClone           = "CSICloneInProgress"  // Running True: the CSI driver is cloning
+	ReasonCloneWithoutSource = "CloneWithoutSource"   // Ready False: the source PVC does not exist (yet)
+	ReasonSourceNotReady     = "CloneSourceNotReady"  // Ready False: the DataSource or the source's DataVolume is not ready
+	ReasonCloneUnauthorized  = "CloneUnauthorized"    // Failed: the requester may not create datavolumes/source in the source namespace
+	ReasonCloneTooSmall      = "CloneTargetTooSmall"  // Failed: the target is smaller than the source
+	ReasonCloneScheduled     = "CloneScheduled"       // Running False: clone pods are waiting to run
+	ReasonCSIClone           = "CSICloneInProgress"   // Running True: the CSI driver is cloning
 	ReasonWaitForConsumer    = "WaitForFirstConsumer" // Running False: the PVC binds on first use and has no consumer yet
 )
 
