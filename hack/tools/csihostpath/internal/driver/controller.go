@@ -64,7 +64,9 @@ func checkAccessMode(m *csi.VolumeCapability_AccessMode) error {
 
 // volumeCapacity decides the capacity of a new volume from the requested
 // range, the size of its content source (0 for none), the access type and
-// the maximum volume size. The returned error carries the gRPC code.
+// the maximum volume size: the required bytes, at least the source's size;
+// without required bytes the source's size, or DefaultVolumeSize (capped at
+// the limit) when there is no source. The returned error carries the gRPC code.
 func volumeCapacity(cr *csi.CapacityRange, srcSize int64, access string, maxSize int64) (int64, error) {
 	required, limit := cr.GetRequiredBytes(), cr.GetLimitBytes()
 	if required < 0 || limit < 0 {
@@ -74,7 +76,7 @@ func volumeCapacity(cr *csi.CapacityRange, srcSize int64, access string, maxSize
 		return 0, status.Errorf(codes.InvalidArgument, "required_bytes %d exceeds limit_bytes %d", required, limit)
 	}
 	size := required
-	if size == 0 {
+	if size == 0 && srcSize == 0 {
 		size = DefaultVolumeSize
 		if limit > 0 {
 			size = min(size, limit)

@@ -31,6 +31,7 @@ func TestVolumeCapacity(t *testing.T) {
 		{name: "source larger than request", cr: cr(gi, 0), src: 2 * gi, access: accessBlock, max: 1 << 40, want: 2 * gi},
 		{name: "source larger than limit", cr: cr(gi, gi), src: 2 * gi, access: accessMount, max: 1 << 40, wantErr: codes.OutOfRange},
 		{name: "source without range", cr: nil, src: 3 * gi, access: accessMount, max: 1 << 40, want: 3 * gi},
+		{name: "small source without range", cr: nil, src: 8 << 20, access: accessBlock, max: 1 << 40, want: 8 << 20},
 		{name: "over maximum", cr: cr(2<<40, 0), access: accessMount, max: 1 << 40, wantErr: codes.OutOfRange},
 		{name: "at maximum", cr: cr(1<<40, 0), access: accessBlock, max: 1 << 40, want: 1 << 40},
 		{name: "required above limit", cr: cr(2*gi, gi), access: accessMount, max: 1 << 40, wantErr: codes.InvalidArgument},
