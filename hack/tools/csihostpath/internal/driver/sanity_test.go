@@ -103,8 +103,11 @@ func TestSanityBlock(t *testing.T) {
 	}
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), sanityAccessEnv+"="+accessBlock)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
+	out, err := cmd.CombinedOutput()
+	if err != nil || testing.Verbose() {
+		os.Stdout.Write(out)
+	}
+	if err != nil {
 		t.Fatalf("sanity suite with block volumes: %v", err)
 	}
 }
