@@ -68,7 +68,16 @@ func New(cfg Config) (*Driver, error) {
 	if cfg.Version == "" {
 		cfg.Version = "dev"
 	}
-	cfg.DataDir = filepath.Clean(cfg.DataDir)
+	// Resolve symlinks once: loop devices report their backing file by its
+	// real path, and detachLoop compares that with the volume's data path.
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	dir, err := filepath.EvalSymlinks(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("resolve data directory: %w", err)
+	}
+	cfg.DataDir = dir
 	s, err := openStore(cfg.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("open data directory %s: %w", cfg.DataDir, err)

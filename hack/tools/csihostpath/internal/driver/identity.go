@@ -2,8 +2,11 @@ package driver
 
 import (
 	"context"
+	"os"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
@@ -26,7 +29,10 @@ func (d *Driver) GetPluginCapabilities(context.Context, *csi.GetPluginCapabiliti
 	}}, nil
 }
 
-// Probe reports the driver ready; it has no state that could be unready after New.
+// Probe reports the driver ready while its data directory is reachable.
 func (d *Driver) Probe(context.Context, *csi.ProbeRequest) (*csi.ProbeResponse, error) {
+	if _, err := os.Stat(d.cfg.DataDir); err != nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "data directory: %v", err)
+	}
 	return &csi.ProbeResponse{Ready: wrapperspb.Bool(true)}, nil
 }
