@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
@@ -39,9 +41,13 @@ func Start() (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
+	snapshotCRDs, err := snapshotCRDPaths(root)
+	if err != nil {
+		return nil, err
+	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
+		CRDDirectoryPaths:     append([]string{filepath.Join(root, "config", "crd", "bases")}, snapshotCRDs...),
 		ErrorIfCRDPathMissing: true,
 		Scheme:                s,
 	}
@@ -78,4 +84,24 @@ func RepoRoot() (string, error) {
 func isRootModule(goMod []byte) bool {
 	const want = "module github.com/goldimage/goldimage\n"
 	return len(goMod) >= len(want) && string(goMod[:len(want)]) == want
+}
+
+// snapshotModule holds the CSI snapshot CRDs a cluster with a snapshot controller has (its config/crd).
+const snapshotModule = "github.com/kubernetes-csi/external-snapshotter/client/v8"
+
+// snapshotCRDPaths are the VolumeSnapshot, VolumeSnapshotClass and VolumeSnapshotContent CRDs of the module
+// version goldimage's go.mod requires, from the module cache.
+func snapshotCRDPaths(root string) ([]string, error) {
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", snapshotModule)
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("find the snapshot CRDs: go list -m %s: %w", snapshotModule, err)
+	}
+	dir := filepath.Join(strings.TrimSpace(string(out)), "config", "crd")
+	var paths []string
+	for _, kind := range []string{"volumesnapshots", "volumesnapshotclasses", "volumesnapshotcontents"} {
+		paths = append(paths, filepath.Join(dir, "snapshot.storage.k8s.io_"+kind+".yaml"))
+	}
+	return paths, nil
 }

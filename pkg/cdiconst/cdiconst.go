@@ -74,6 +74,8 @@ const (
 	ReasonNoSource         = "NoSource"          // DataSource Ready False: no source set
 	ReasonNotFound         = "NotFound"          // DataSource Ready False: the source PVC does not exist
 	ReasonSourceInProgress = "ImportInProgress"  // DataSource Ready False: the source DataVolume is still importing
+	ReasonSnapshotNotReady = "SnapshotNotReady"  // DataSource Ready False: the source VolumeSnapshot is not ready to use
+	ReasonSnapshotFailed   = "SnapshotFailed"    // DataSource Ready False: the snapshotter reports an error for the source VolumeSnapshot
 )
 
 // Clone condition reasons (CDI's names where CDI has one).
@@ -95,6 +97,7 @@ const (
 	EventCloneSucceeded   = "CloneSucceeded"  // a DataVolume finished cloning its source
 	EventCloneFailed      = "CloneFailed"     // a clone failed; the message names the cause
 	EventDataSourceMoved  = "DataSourceUpdated"
+	EventSnapshotCreated  = "SnapshotCreated" // on a DataImportCron: a VolumeSnapshot of an imported PVC is being taken
 	EventGarbageCollected = "ImportDeleted"
 	EventPollFailed       = "PollFailed"
 	EventInvalidSpec      = "InvalidSpec"
@@ -109,11 +112,12 @@ const (
 
 // Names of things the controllers create.
 const (
-	ImporterPodPrefix  = "importer-" // importer pod name: prefix + DataVolume name (as CDI)
-	ImporterContainer  = "importer"
-	CloneSourcePrefix  = "clone-source-" // clone source pod and Secret name: prefix + DataVolume UID
-	CloneTargetPrefix  = "clone-target-" // Secret with the clone certificate and token for the importer: prefix + DataVolume UID
-	CloneContainer     = "clone-source"
-	DefaultImportsKeep = 3 // importsToKeep when the cron leaves it unset (as CDI)
-	DigestNameLength   = 12
+	ImporterPodPrefix   = "importer-" // importer pod name: prefix + DataVolume name (as CDI)
+	ImporterContainer   = "importer"
+	CloneSourcePrefix   = "clone-source-"   // clone source pod and Secret name: prefix + DataVolume UID
+	CloneTargetPrefix   = "clone-target-"   // Secret with the clone certificate and token for the importer: prefix + DataVolume UID
+	RestoreSourcePrefix = "restore-source-" // PVC restored from a VolumeSnapshot beside it for a host-assisted copy: prefix + DataVolume UID
+	CloneContainer      = "clone-source"
+	DefaultImportsKeep  = 3 // importsToKeep when the cron leaves it unset (as CDI)
+	DigestNameLength    = 12
 )

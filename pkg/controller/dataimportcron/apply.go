@@ -8,10 +8,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
 
 	"github.com/goldimage/goldimage/pkg/cdiconst"
 	"github.com/goldimage/goldimage/pkg/cron"
@@ -49,13 +52,21 @@ func (r *Reconciler) apply(ctx context.Context, c *cdiv1.DataImportCron, st *sta
 	return waiting, nil
 }
 
-func (r *Reconciler) deleteImport(ctx context.Context, c *cdiv1.DataImportCron, name string) error {
+func (r *Reconciler) deleteDataVolume(ctx context.Context, c *cdiv1.DataImportCron, name string) error {
 	dv := &cdiv1.DataVolume{}
 	dv.Name, dv.Namespace = name, c.Namespace
 	if err := r.client.Delete(ctx, dv, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("delete DataVolume %s: %w", name, err)
 	}
 	return nil
+}
+
+// deleteImport removes an import whatever keeps it: its DataVolume (and PVC) and its VolumeSnapshot.
+func (r *Reconciler) deleteImport(ctx context.Context, c *cdiv1.DataImportCron, name string) error {
+	if err := r.deleteDataVolume(ctx, c, name); err != nil {
+		return err
+	}
+	return r.deleteSnapshot(ctx, c, name)
 }
 
 // createImport creates the DataVolume of a new import, or reports waiting while its name is still taken.
@@ -91,11 +102,15 @@ func (r *Reconciler) pointDataSource(ctx context.Context, c *cdiv1.DataImportCro
 	}
 	labels := cron.DataSourceLabels(c.Labels, ds.Labels)
 	labels[cdiconst.LabelDataImportCron] = c.Name
-	if dataSourceTarget(ds, c.Namespace) == target && equality.Semantic.DeepEqual(labels, ds.Labels) {
+	source, kind := cdiv1.DataSourceSource{PVC: &cdiv1.DataVolumeSourcePVC{Namespace: c.Namespace, Name: target}}, "PVC"
+	if ready(st.snapshots[target]) {
+		source, kind = cdiv1.DataSourceSource{Snapshot: &cdiv1.DataVolumeSourceSnapshot{Namespace: c.Namespace, Name: target}}, "VolumeSnapshot"
+	}
+	if equality.Semantic.DeepEqual(ds.Spec.Source, source) && equality.Semantic.DeepEqual(labels, ds.Labels) {
 		return nil
 	}
 	ds.Labels = labels
-	ds.Spec.Source = cdiv1.DataSourceSource{PVC: &cdiv1.DataVolumeSourcePVC{Namespace: c.Namespace, Name: target}}
+	ds.Spec.Source = source
 	var err error
 	if st.ds == nil {
 		err = r.client.Create(ctx, ds)
@@ -106,13 +121,16 @@ func (r *Reconciler) pointDataSource(ctx context.Context, c *cdiv1.DataImportCro
 		return fmt.Errorf("point DataSource %s at %s: %w", ds.Name, target, err)
 	}
 	st.ds = ds
-	r.recorder.Eventf(c, corev1.EventTypeNormal, cdiconst.EventDataSourceMoved, "DataSource %s now points at PVC %s", ds.Name, target)
+	r.recorder.Eventf(c, corev1.EventTypeNormal, cdiconst.EventDataSourceMoved, "DataSource %s now points at %s %s", ds.Name, kind, target)
 	return nil
 }
 
 // writeStatus fills CDI's status fields and conditions from the plan.
 func (r *Reconciler) writeStatus(c *cdiv1.DataImportCron, st *state, plan cron.Plan) {
 	c.Status.SourceFormat = ptrTo(cdiv1.DataImportCronSourceFormatPvc)
+	if st.format.snapshot {
+		c.Status.SourceFormat = ptrTo(cdiv1.DataImportCronSourceFormatSnapshot)
+	}
 	c.Status.CurrentImports = nil
 	if d := c.Annotations[cdiconst.AnnSourceDesiredDigest]; d != "" {
 		c.Status.CurrentImports = []cdiv1.ImportStatus{{DataVolumeName: cron.ImportName(c.Spec.ManagedDataSource, d), Digest: d}}
@@ -168,12 +186,15 @@ func (r *Reconciler) finalize(ctx context.Context, c *cdiv1.DataImportCron) erro
 	return nil
 }
 
-// deleteAll removes the cron's DataVolumes and its DataSource (retentionPolicy None).
+// deleteAll removes the cron's DataVolumes, VolumeSnapshots and its DataSource (retentionPolicy None).
 func (r *Reconciler) deleteAll(ctx context.Context, c *cdiv1.DataImportCron) error {
 	sel := []client.DeleteAllOfOption{client.InNamespace(c.Namespace), client.MatchingLabels{cdiconst.LabelDataImportCron: c.Name},
 		client.PropagationPolicy(metav1.DeletePropagationBackground)}
 	if err := r.client.DeleteAllOf(ctx, &cdiv1.DataVolume{}, sel...); err != nil {
 		return fmt.Errorf("delete DataVolumes of DataImportCron %s: %w", c.Name, err)
+	}
+	if err := r.client.DeleteAllOf(ctx, &snapshotv1.VolumeSnapshot{}, sel[:2]...); err != nil && !meta.IsNoMatchError(err) {
+		return fmt.Errorf("delete VolumeSnapshots of DataImportCron %s: %w", c.Name, err)
 	}
 	ds := &cdiv1.DataSource{}
 	err := r.client.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.Spec.ManagedDataSource}, ds)

@@ -94,11 +94,13 @@ func credentials(ctx context.Context, c client.Reader, cr *cdiv1.DataImportCron)
 	return creds, nil
 }
 
-// dataSourceTarget returns the PVC name ds points at when it is in the cron's namespace, else "".
+// dataSourceTarget returns the import ds points at, a PVC or a VolumeSnapshot in the cron's namespace, else "".
 func dataSourceTarget(ds *cdiv1.DataSource, ns string) string {
-	pvc := ds.Spec.Source.PVC
-	if pvc == nil || (pvc.Namespace != "" && pvc.Namespace != ns) {
-		return ""
+	if pvc := ds.Spec.Source.PVC; pvc != nil && (pvc.Namespace == "" || pvc.Namespace == ns) {
+		return pvc.Name
 	}
-	return pvc.Name
+	if vs := ds.Spec.Source.Snapshot; vs != nil && (vs.Namespace == "" || vs.Namespace == ns) {
+		return vs.Name
+	}
+	return ""
 }

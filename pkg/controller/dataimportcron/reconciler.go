@@ -17,6 +17,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
+
 	"github.com/goldimage/goldimage/pkg/cdiconst"
 	"github.com/goldimage/goldimage/pkg/cron"
 )
@@ -114,13 +116,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 // state is what one reconcile observed and decided.
 type state struct {
-	schedule cron.Schedule
-	imports  map[string]*cdiv1.DataVolume
-	dying    map[string]bool   // DataVolumes being deleted
-	ds       *cdiv1.DataSource // nil when missing
-	foreign  bool              // ds is managed by another cron
-	polled   bool
-	problem  *cron.Condition // the http source has no usable validator (this poll or the last)
+	schedule  cron.Schedule
+	imports   map[string]*cdiv1.DataVolume
+	snapshots map[string]*snapshotv1.VolumeSnapshot // imports kept as VolumeSnapshots, by name
+	format    format
+	dying     map[string]bool   // DataVolumes being deleted
+	ds        *cdiv1.DataSource // nil when missing
+	foreign   bool              // ds is managed by another cron
+	polled    bool
+	problem   *cron.Condition // the http source has no usable validator (this poll or the last)
 }
 
 func (r *Reconciler) reconcile(ctx context.Context, c *cdiv1.DataImportCron) (ctrl.Result, error) {
@@ -138,11 +142,18 @@ func (r *Reconciler) reconcile(ctx context.Context, c *cdiv1.DataImportCron) (ct
 	if err := r.poll(ctx, c, &st); err != nil {
 		return ctrl.Result{}, err
 	}
+	snapshotting := false
+	if st.format.snapshot {
+		if snapshotting, err = r.snapshotImports(ctx, c, &st); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 	plan := cron.Decide(r.input(c, &st))
 	waiting, err := r.apply(ctx, c, &st, plan)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	waiting = waiting || snapshotting
 	r.writeStatus(c, &st, plan)
 	if waiting {
 		return ctrl.Result{RequeueAfter: time.Second}, nil
@@ -168,8 +179,15 @@ func (r *Reconciler) observe(ctx context.Context, c *cdiv1.DataImportCron, st *s
 			st.dying[dvs.Items[i].Name] = true
 		}
 	}
+	if err := r.observeSnapshots(ctx, c, st); err != nil {
+		return err
+	}
+	var err error
+	if st.format, err = r.storageFormat(ctx, c); err != nil {
+		return err
+	}
 	ds := &cdiv1.DataSource{}
-	err := r.client.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.Spec.ManagedDataSource}, ds)
+	err = r.client.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.Spec.ManagedDataSource}, ds)
 	switch {
 	case err == nil:
 		st.ds = ds
@@ -313,8 +331,19 @@ func (r *Reconciler) input(c *cdiv1.DataImportCron, st *state) cron.Input {
 	if st.ds != nil {
 		in.DataSourceAt = dataSourceTarget(st.ds, c.Namespace)
 	}
-	for _, dv := range st.imports {
-		in.Imports = append(in.Imports, importOf(dv))
+	for name, dv := range st.imports {
+		im := importOf(dv)
+		if vs, ok := st.snapshots[name]; ok {
+			im = snapshotImport(vs)
+		} else if st.format.snapshot && im.Phase == cron.PhaseSucceeded {
+			im.Phase = cron.PhaseRunning // imported; the DataSource moves once its snapshot is ready
+		}
+		in.Imports = append(in.Imports, im)
+	}
+	for name, vs := range st.snapshots {
+		if _, ok := st.imports[name]; !ok {
+			in.Imports = append(in.Imports, snapshotImport(vs))
+		}
 	}
 	return in
 }

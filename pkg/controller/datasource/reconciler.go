@@ -14,6 +14,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
+
 	"github.com/goldimage/goldimage/pkg/cdiconst"
 )
 
@@ -87,13 +89,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	ds.Status.Source = *ds.Spec.Source.DeepCopy()
 	SetReady(ds, st)
+	var res ctrl.Result
+	if st.HasSnapshotSource && !snapshotReady(st.Snapshot) {
+		res.RequeueAfter = snapshotRecheck // VolumeSnapshots are not watched: the CRDs may come after the controller
+	}
 	if equality.Semantic.DeepEqual(*before, ds.Status) {
-		return ctrl.Result{}, nil
+		return res, nil
 	}
 	if err := r.client.Update(ctx, ds); err != nil {
 		return ctrl.Result{}, fmt.Errorf("update status of DataSource %s: %w", req, err)
 	}
-	return ctrl.Result{}, nil
+	return res, nil
 }
 
 // Source is what Ready depends on.
@@ -102,9 +108,16 @@ type Source struct {
 	PVCName      string
 	PVC          *corev1.PersistentVolumeClaim // nil when missing
 	DataVolume   *cdiv1.DataVolume             // nil when missing
+
+	HasSnapshotSource bool
+	SnapshotName      string
+	Snapshot          *snapshotv1.VolumeSnapshot // nil when missing
 }
 
 func (r *Reconciler) observe(ctx context.Context, ds *cdiv1.DataSource) (Source, error) {
+	if vs := ds.Spec.Source.Snapshot; vs != nil {
+		return r.observeSnapshot(ctx, ds, vs)
+	}
 	pvc := ds.Spec.Source.PVC
 	if pvc == nil {
 		return Source{}, nil
@@ -149,9 +162,12 @@ func SetReady(ds *cdiv1.DataSource, st Source) {
 }
 
 func readiness(st Source) (corev1.ConditionStatus, string, string) {
+	if st.HasSnapshotSource {
+		return snapshotReadiness(st)
+	}
 	switch {
 	case !st.HasPVCSource:
-		return corev1.ConditionFalse, cdiconst.ReasonNoSource, "No source PVC set"
+		return corev1.ConditionFalse, cdiconst.ReasonNoSource, "No source PVC or VolumeSnapshot set"
 	case st.DataVolume != nil && st.DataVolume.Status.Phase == cdiv1.Succeeded:
 		return corev1.ConditionTrue, cdiconst.ReasonDataSourceReady, "DataSource is ready to be consumed"
 	case st.DataVolume != nil && st.DataVolume.Status.Phase == cdiv1.Failed:

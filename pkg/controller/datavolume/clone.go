@@ -26,9 +26,9 @@ import (
 // errBadCloneSpec marks clone specs no retry can fix.
 var errBadCloneSpec = errors.New("bad clone spec")
 
-// isClone reports whether dv copies a PVC: sourceRef to a DataSource, or source.pvc.
+// isClone reports whether dv copies a volume: sourceRef to a DataSource, source.pvc or source.snapshot.
 func isClone(dv *cdiv1.DataVolume) bool {
-	return dv.Spec.SourceRef != nil || (dv.Spec.Source != nil && dv.Spec.Source.PVC != nil)
+	return dv.Spec.SourceRef != nil || (dv.Spec.Source != nil && (dv.Spec.Source.PVC != nil || dv.Spec.Source.Snapshot != nil))
 }
 
 // cloneSourceName names what dv clones, as "DataSource ns/name" or "PVC ns/name", for events.
@@ -45,6 +45,9 @@ func cloneSourceName(dv *cdiv1.DataVolume) string {
 		if pvc.Namespace != "" {
 			ns = pvc.Namespace
 		}
+	} else if dv.Spec.Source != nil && dv.Spec.Source.Snapshot != nil {
+		kind, name = "VolumeSnapshot", dv.Spec.Source.Snapshot.Name
+		ns = defaultString(dv.Spec.Source.Snapshot.Namespace, ns)
 	}
 	return kind + " " + ns + "/" + name
 }
@@ -89,6 +92,11 @@ func (r *Reconciler) reconcileClone(ctx context.Context, dv *cdiv1.DataVolume) (
 	}
 	if strategy == clone.StrategyCSI {
 		return r.csiClone(ctx, dv, src, spec)
+	}
+	if isSnapshot(src) {
+		if src, err = r.ensureRestoredSource(ctx, dv, src); err != nil || src == nil {
+			return ctrl.Result{RequeueAfter: r.sourceWait}, err
+		}
 	}
 	return r.hostClone(ctx, dv, src, spec)
 }
@@ -151,12 +159,17 @@ func waitForSource(dv *cdiv1.DataVolume, reason, why string) {
 	setCondition(dv, cdiv1.DataVolumeReady, corev1.ConditionFalse, reason, why)
 }
 
-// cloneSource finds the source PVC. A nil PVC without error means wait: reason and why say for what.
+// cloneSource finds the source PVC, or for a VolumeSnapshot source a stand-in claim describing the snapshot
+// (see snapshotSource). A nil PVC without error means wait: reason and why say for what.
 func (r *Reconciler) cloneSource(ctx context.Context, dv *cdiv1.DataVolume) (*corev1.PersistentVolumeClaim, string, string, error) {
-	key, reason, why, err := r.sourceKey(ctx, dv)
+	ref, reason, why, err := r.sourceKey(ctx, dv)
 	if err != nil || why != "" {
 		return nil, reason, why, err
 	}
+	if ref.snapshot {
+		return r.snapshotSource(ctx, ref.ObjectKey)
+	}
+	key := ref.ObjectKey
 	pvc := &corev1.PersistentVolumeClaim{}
 	if err := r.client.Get(ctx, key, pvc); apierrors.IsNotFound(err) {
 		return nil, cdiconst.ReasonCloneWithoutSource, fmt.Sprintf("source PVC %s does not exist", key), nil
@@ -172,33 +185,48 @@ func (r *Reconciler) cloneSource(ctx context.Context, dv *cdiv1.DataVolume) (*co
 	return pvc, "", "", nil
 }
 
-// sourceKey reads source.pvc or follows sourceRef to its DataSource, which must be Ready.
-func (r *Reconciler) sourceKey(ctx context.Context, dv *cdiv1.DataVolume) (client.ObjectKey, string, string, error) {
+// sourceRef names what a clone copies: a PVC, or a VolumeSnapshot when snapshot is set.
+type sourceRef struct {
+	client.ObjectKey
+	snapshot bool
+}
+
+// sourceKey reads source.pvc or source.snapshot, or follows sourceRef to its DataSource, which must be Ready.
+func (r *Reconciler) sourceKey(ctx context.Context, dv *cdiv1.DataVolume) (sourceRef, string, string, error) {
 	if ref := dv.Spec.SourceRef; ref != nil {
 		if ref.Kind != cdiv1.DataVolumeDataSource {
-			return client.ObjectKey{}, "", "", fmt.Errorf("%w: sourceRef kind %q is not DataSource", errBadCloneSpec, ref.Kind)
+			return sourceRef{}, "", "", fmt.Errorf("%w: sourceRef kind %q is not DataSource", errBadCloneSpec, ref.Kind)
 		}
 		key := client.ObjectKey{Namespace: ptr.Deref(ref.Namespace, dv.Namespace), Name: ref.Name}
 		ds := &cdiv1.DataSource{}
 		if err := r.client.Get(ctx, key, ds); apierrors.IsNotFound(err) {
-			return key, cdiconst.ReasonSourceNotReady, fmt.Sprintf("DataSource %s does not exist", key), nil
+			return sourceRef{ObjectKey: key}, cdiconst.ReasonSourceNotReady, fmt.Sprintf("DataSource %s does not exist", key), nil
 		} else if err != nil {
-			return key, "", "", fmt.Errorf("get DataSource %s: %w", key, err)
+			return sourceRef{ObjectKey: key}, "", "", fmt.Errorf("get DataSource %s: %w", key, err)
 		}
 		if c := dataSourceReady(ds); c == nil || c.Status != corev1.ConditionTrue {
-			return key, cdiconst.ReasonSourceNotReady, fmt.Sprintf("DataSource %s is not Ready%s", key, conditionText(c)), nil
+			return sourceRef{ObjectKey: key}, cdiconst.ReasonSourceNotReady, fmt.Sprintf("DataSource %s is not Ready%s", key, conditionText(c)), nil
+		}
+		if vs := ds.Spec.Source.Snapshot; vs != nil {
+			return sourceRef{ObjectKey: client.ObjectKey{Namespace: defaultString(vs.Namespace, ds.Namespace), Name: vs.Name}, snapshot: true}, "", "", nil
 		}
 		pvc := ds.Spec.Source.PVC
 		if pvc == nil {
-			return key, "", "", fmt.Errorf("%w: DataSource %s has no PVC source (snapshot sources are not supported)", errBadCloneSpec, key)
+			return sourceRef{ObjectKey: key}, "", "", fmt.Errorf("%w: DataSource %s has neither a PVC nor a VolumeSnapshot source", errBadCloneSpec, key)
 		}
-		return client.ObjectKey{Namespace: defaultString(pvc.Namespace, ds.Namespace), Name: pvc.Name}, "", "", nil
+		return sourceRef{ObjectKey: client.ObjectKey{Namespace: defaultString(pvc.Namespace, ds.Namespace), Name: pvc.Name}}, "", "", nil
+	}
+	if vs := dv.Spec.Source.Snapshot; vs != nil {
+		if vs.Name == "" {
+			return sourceRef{}, "", "", fmt.Errorf("%w: spec.source.snapshot.name is empty", errBadCloneSpec)
+		}
+		return sourceRef{ObjectKey: client.ObjectKey{Namespace: defaultString(vs.Namespace, dv.Namespace), Name: vs.Name}, snapshot: true}, "", "", nil
 	}
 	pvc := dv.Spec.Source.PVC
 	if pvc.Name == "" {
-		return client.ObjectKey{}, "", "", fmt.Errorf("%w: spec.source.pvc.name is empty", errBadCloneSpec)
+		return sourceRef{}, "", "", fmt.Errorf("%w: spec.source.pvc.name is empty", errBadCloneSpec)
 	}
-	return client.ObjectKey{Namespace: defaultString(pvc.Namespace, dv.Namespace), Name: pvc.Name}, "", "", nil
+	return sourceRef{ObjectKey: client.ObjectKey{Namespace: defaultString(pvc.Namespace, dv.Namespace), Name: pvc.Name}}, "", "", nil
 }
 
 // sourcePopulated returns why a source PVC written by a DataVolume cannot be copied yet ("" when it can).
@@ -296,6 +324,12 @@ func (r *Reconciler) cloneFacts(ctx context.Context, dv *cdiv1.DataVolume, src *
 			return f, err
 		}
 	}
+	if isSnapshot(src) && f.SourceNamespace == f.TargetNamespace && f.TargetClass != "" {
+		// A snapshot restores through the CSI driver into a class of the driver that cut it.
+		if f.SourceClass, err = r.restoreClass(ctx, src, f.TargetClass); err != nil {
+			return f, err
+		}
+	}
 	if f.SourceNamespace == f.TargetNamespace && f.TargetClass != "" && f.TargetClass == f.SourceClass {
 		f.CSIDriver, err = r.hasCSIDriver(ctx, f.TargetClass)
 	}
@@ -356,7 +390,7 @@ func (r *Reconciler) keepStrategy(ctx context.Context, dv *cdiv1.DataVolume, cho
 	if err != nil {
 		return chosen, fmt.Errorf("get PVC %s/%s: %w", dv.Namespace, dv.Name, err)
 	}
-	if claim.Spec.DataSource != nil && claim.Spec.DataSource.Kind == "PersistentVolumeClaim" {
+	if ds := claim.Spec.DataSource; ds != nil && (ds.Kind == "PersistentVolumeClaim" || ds.Kind == "VolumeSnapshot") {
 		return clone.StrategyCSI, nil
 	}
 	return clone.StrategyHostAssisted, nil

@@ -29,16 +29,16 @@ import (
 // DataVolume succeeds once the PVC is bound.
 func (r *Reconciler) csiClone(ctx context.Context, dv *cdiv1.DataVolume, src *corev1.PersistentVolumeClaim, spec corev1.PersistentVolumeClaimSpec) (ctrl.Result, error) {
 	spec.DataSource = &corev1.TypedLocalObjectReference{Kind: "PersistentVolumeClaim", Name: src.Name}
+	if isSnapshot(src) {
+		return r.csiRestore(ctx, dv, src, spec)
+	}
 	claim, err := r.ensureClaim(ctx, dv, spec)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	setBound(dv, claim)
 	if claim.Status.Phase == corev1.ClaimBound {
-		succeed(dv, contract.Termination{})
-		msg := "Cloned by the CSI driver from PVC " + src.Namespace + "/" + src.Name
-		setCondition(dv, cdiv1.DataVolumeRunning, corev1.ConditionFalse, cdiconst.ReasonCompleted, msg)
-		setCondition(dv, cdiv1.DataVolumeReady, corev1.ConditionTrue, cdiconst.ReasonCompleted, msg)
+		succeedCSI(dv, "Cloned by the CSI driver from PVC "+src.Namespace+"/"+src.Name)
 		return ctrl.Result{}, nil
 	}
 	dv.Status.Phase = cdiv1.CSICloneInProgress
@@ -51,6 +51,13 @@ func (r *Reconciler) csiClone(ctx context.Context, dv *cdiv1.DataVolume, src *co
 	setCondition(dv, cdiv1.DataVolumeRunning, corev1.ConditionTrue, cdiconst.ReasonCSIClone, msg)
 	setCondition(dv, cdiv1.DataVolumeReady, corev1.ConditionFalse, cdiconst.ReasonCSIClone, msg)
 	return ctrl.Result{}, nil
+}
+
+// succeedCSI marks dv done by its CSI driver, msg saying how.
+func succeedCSI(dv *cdiv1.DataVolume, msg string) {
+	succeed(dv, contract.Termination{})
+	setCondition(dv, cdiv1.DataVolumeRunning, corev1.ConditionFalse, cdiconst.ReasonCompleted, msg)
+	setCondition(dv, cdiv1.DataVolumeReady, corev1.ConditionTrue, cdiconst.ReasonCompleted, msg)
 }
 
 // waitsForConsumer reports whether claim is unbound in a WaitForFirstConsumer storage class.
@@ -199,7 +206,7 @@ func (r *Reconciler) ensureSourcePod(ctx context.Context, dv *cdiv1.DataVolume, 
 	return pod, nil
 }
 
-// cleanupClone deletes the source pod and both Secrets, then drops the finalizer; the target importer pod
+// cleanupClone deletes the source pod, the PVC restored from a snapshot source and both Secrets, then drops the finalizer; the target importer pod
 // goes as for imports (deleted on success, kept for its logs on failure).
 func (r *Reconciler) cleanupClone(ctx context.Context, dv *cdiv1.DataVolume) error {
 	if !controllerutil.ContainsFinalizer(dv, cdiconst.FinalizerCloneCleanup) {
@@ -208,6 +215,7 @@ func (r *Reconciler) cleanupClone(ctx context.Context, dv *cdiv1.DataVolume) err
 	srcNamespace := dv.Annotations[cdiconst.AnnCloneSourceNS]
 	objs := []client.Object{
 		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: srcNamespace, Name: sourceName(dv)}},
+		&corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: srcNamespace, Name: restoreName(dv)}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: srcNamespace, Name: sourceName(dv)}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: dv.Namespace, Name: targetSecretName(dv)}},
 	}

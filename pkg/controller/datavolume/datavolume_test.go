@@ -38,7 +38,7 @@ func TestSourceOf(t *testing.T) {
 		{"imageio", &cdiv1.DataVolumeSource{Imageio: &cdiv1.DataVolumeSourceImageIO{URL: "https://engine"}}, "", "", "spec.source.imageio is not supported"},
 		{"vddk", &cdiv1.DataVolumeSource{VDDK: &cdiv1.DataVolumeSourceVDDK{URL: "https://vcenter"}}, "", "", "spec.source.vddk is not supported"},
 		{"gcs", &cdiv1.DataVolumeSource{GCS: &cdiv1.DataVolumeSourceGCS{URL: "gs://b/d.img"}}, "", "", "spec.source.gcs is not supported"},
-		{"snapshot", &cdiv1.DataVolumeSource{Snapshot: &cdiv1.DataVolumeSourceSnapshot{Name: "s"}}, "", "", "spec.source.snapshot is not supported"},
+		{"snapshot (handled by the clone path)", &cdiv1.DataVolumeSource{Snapshot: &cdiv1.DataVolumeSourceSnapshot{Name: "s"}}, "", "", "no source goldimage knows"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := sourceOf(&cdiv1.DataVolume{Spec: cdiv1.DataVolumeSpec{Source: tc.src}})

@@ -32,7 +32,6 @@ var unsupported = []struct {
 	{"imageio", func(s *cdiv1.DataVolumeSource) bool { return s.Imageio != nil }, "oVirt imageio transfers are not implemented; export the disk and import it over http(s)"},
 	{"vddk", func(s *cdiv1.DataVolumeSource) bool { return s.VDDK != nil }, "VMware VDDK transfers are not implemented; export the VMDK and import it over http(s)"},
 	{"gcs", func(s *cdiv1.DataVolumeSource) bool { return s.GCS != nil }, "Google Cloud Storage is not implemented; use the object's https URL or GCS's S3-compatible endpoint"},
-	{"snapshot", func(s *cdiv1.DataVolumeSource) bool { return s.Snapshot != nil }, "cloning from a VolumeSnapshot is not implemented; clone the PVC or a DataSource"},
 }
 
 // unsupportedSource is the one-line error naming the CDI source s uses that goldimage does not import.
