@@ -8,6 +8,9 @@
 #               tekton-controller tekton-webhook tekton-entrypoint tekton-nop tekton-sidecarlogresults
 #               tekton-workingdirinit (github.com/tektoncd/pipeline, version pinned in hack/tools/tekton/go.mod)
 #               coredns (github.com/coredns/coredns with the plugins Kubernetes' DNS addon uses, hack/tools/coredns)
+#               csi-provisioner csi-snapshotter snapshot-controller csi-resizer (the Kubernetes CSI sidecars, each built
+#               in its own upstream module with its own go.mod and go.sum; versions pinned in csi_module_of below)
+#               csi-hostpath (goldimage's test CSI driver, hack/tools/csihostpath)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,14 +33,34 @@ module_of() {
 	etcd) echo "$root/hack/tools/etcd" ;;
 	tekton-*) echo "$root/hack/tools/tekton" ;;
 	coredns) echo "$root/hack/tools/coredns" ;;
+	csi-hostpath) echo "$root/hack/tools/csihostpath" ;;
 	*) echo "$root/hack/tools/controlplane" ;;
 	esac
 }
 
-# stamp_of prints what identifies the sources of component $1: its name and its wrapper module's go.mod and go.sum.
+# csi_module_of prints the module@version an upstream CSI sidecar $1 is built from ("" for other components).
+csi_module_of() {
+	case $1 in
+	csi-provisioner) echo github.com/kubernetes-csi/external-provisioner/v5@v5.3.0 ;;
+	csi-snapshotter | snapshot-controller) echo github.com/kubernetes-csi/external-snapshotter/v8@v8.4.0 ;;
+	csi-resizer) echo github.com/kubernetes-csi/external-resizer@v1.14.0 ;;
+	esac
+}
+
+# stamp_of prints what identifies the sources of component $1: its name and its wrapper module's go.mod and go.sum,
+# or the upstream module version it is built in.
 stamp_of() {
 	local mod
+	mod=$(csi_module_of "$1")
+	if [ -n "$mod" ]; then
+		echo "$1 $mod" | sha256sum | cut -d' ' -f1
+		return
+	fi
 	mod=$(module_of "$1")
+	if [ "$1" = csi-hostpath ]; then # our own code: the sources count too
+		(cd "$mod" && find . -name '*.go' -o -name 'go.*' | LC_ALL=C sort | xargs cat) | sha256sum | cut -d' ' -f1
+		return
+	fi
 	{ echo "$1 $k8s_version"; cat "$mod/go.mod" "$mod/go.sum"; } | sha256sum | cut -d' ' -f1
 }
 
@@ -50,8 +73,10 @@ build() {
 	fi
 	echo "build $name"
 	case $name in
-	etcd | coredns)
+	etcd | coredns | csi-hostpath)
 		(cd "$(module_of "$name")" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$bin_dir/$name.tmp" .) ;;
+	csi-provisioner | csi-snapshotter | snapshot-controller | csi-resizer)
+		build_upstream "$name" "$(csi_module_of "$name")" ;;
 	kube-apiserver | kube-controller-manager | kube-proxy | kube-scheduler | kubelet | kubectl)
 		(cd "$root/hack/tools/controlplane" && CGO_ENABLED=0 go build -trimpath -ldflags "$(version_flags)" \
 			-o "$bin_dir/$name.tmp" "k8s.io/kubernetes/cmd/$name") ;;
@@ -64,6 +89,25 @@ build() {
 	esac
 	mv "$bin_dir/$name.tmp" "$bin_dir/$name"
 	echo "$stamp" >"$bin_dir/$name.stamp"
+}
+
+# build_upstream NAME MODULE@VERSION builds cmd/NAME inside a writable copy of that module from the module cache,
+# with the module's own go.mod and go.sum, as its release does (the sidecars pin k8s.io versions by replace
+# directives, which a wrapper module would have to copy).
+build_upstream() {
+	local name=$1 mv=$2 dir src
+	dir=$(cd "$root" && go mod download -json "$mv" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	[ -d "$dir" ] || { echo "go mod download $mv gave no directory" >&2; exit 1; }
+	src=$root/.cache/src/${mv//\//_}
+	if [ ! -d "$src" ]; then
+		mkdir -p "$root/.cache/src"
+		rm -rf "$src.tmp"
+		cp -r "$dir" "$src.tmp"
+		chmod -R u+w "$src.tmp"
+		mv "$src.tmp" "$src"
+	fi
+	(cd "$src" && CGO_ENABLED=0 GOTOOLCHAIN=local go build -trimpath -ldflags "-s -w -X main.version=${mv##*@}" \
+		-o "$bin_dir/$name.tmp" "./cmd/$name")
 }
 
 for c in "${components[@]}"; do

@@ -19,6 +19,9 @@ registry_image=goldimage.local/docker-registry:e2e
 tekton_version=v1.0.0 # the version hack/tools/tekton/go.mod pins
 tekton_commands=(controller webhook entrypoint nop sidecarlogresults workingdirinit)
 tekton_shell_image=goldimage.local/tekton-shell:e2e
+# CSI storage: the sidecars and snapshot controller from their upstream modules (hack/build-control-plane.sh pins
+# the versions; the image tags name them) and goldimage's test hostpath driver (test/e2e/manifests/csi-hostpath.yaml).
+csi_images=(csi-provisioner:v5.3.0 csi-snapshotter:v8.4.0 csi-resizer:v1.14.0 snapshot-controller:v8.4.0 csi-hostpath:e2e)
 # In-cluster registry the pipelines push to and the crons poll, by Service name (test/e2e/manifests/registry.yaml).
 export GOLDIMAGE_E2E_REGISTRY=registry.goldimage-registry.svc.cluster.local:5000
 
@@ -27,7 +30,7 @@ main() {
 	hack/install-deps.sh
 	GOLDIMAGE_BIN_DIR=$GOLDIMAGE_BIN_DIR hack/build-control-plane.sh \
 		etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl kube-proxy coredns \
-		"${tekton_commands[@]/#/tekton-}"
+		"${tekton_commands[@]/#/tekton-}" csi-provisioner csi-snapshotter snapshot-controller csi-resizer csi-hostpath
 	build_images
 	build_standin_iso
 	trap finish EXIT
@@ -36,6 +39,7 @@ main() {
 	load_images
 	deploy
 	deploy_registry
+	deploy_csi
 	deploy_tekton
 	deploy_tasks
 	go test -tags e2e -count=1 -v -timeout 40m ./test/e2e/ "$@"
@@ -54,6 +58,7 @@ build_images() {
 	go run ./hack/tools/imagebuild --tag "$controller_image" --user 65532 --out "$work/images/cron-controller.tar" \
 		"$work/bin/cron-controller:/usr/bin/cron-controller"
 	build_tekton_images
+	build_csi_images
 	build_registry_image
 	tasks/image/build.sh "$work/images/tasks.tar" "$task_image"
 }
@@ -72,6 +77,17 @@ build_tekton_images() {
 	done
 	go run ./hack/tools/imagebuild --tag "$tekton_shell_image" --user 65532 --entrypoint /bin/sh "${links[@]}" \
 		--out "$work/images/tekton-shell.tar" /bin/busybox:/bin/busybox
+}
+
+# build_csi_images packs the CSI sidecars, the snapshot controller and the test driver, each as root (the driver
+# mounts and attaches loop devices; the sidecars share its root-owned socket).
+build_csi_images() {
+	local image name
+	for image in "${csi_images[@]}"; do
+		name=${image%%:*}
+		go run ./hack/tools/imagebuild --tag "goldimage.local/$image" --user 0 \
+			--out "$work/images/$name.tar" "$GOLDIMAGE_BIN_DIR/$name:/usr/bin/$name"
+	done
 }
 
 # build_registry_image packs Debian's docker-registry (distribution) with the shared libraries it links.
@@ -133,6 +149,47 @@ deploy_registry() {
 	kubectl apply -f test/e2e/manifests/registry.yaml >/dev/null
 	kubectl -n goldimage-registry set image deployment/registry "*=$registry_image" >/dev/null
 	kubectl -n goldimage-registry rollout status deployment/registry --timeout 120s
+}
+
+# deploy_csi installs CSI storage beside the no-provisioner class: the VolumeSnapshot CRDs and the snapshot
+# controller from external-snapshotter's own manifests, the sidecars' own RBAC, then the driver's pod, its
+# StorageClasses (csi-hostpath, csi-hostpath-wffc) and VolumeSnapshotClass; upstream image references are replaced
+# by the images built here and the RBAC's namespace by the driver's.
+deploy_csi() {
+	local snap prov resizer client ns=goldimage-csi
+	snap=$(module_dir github.com/kubernetes-csi/external-snapshotter/v8@v8.4.0)
+	client=$(module_dir github.com/kubernetes-csi/external-snapshotter/client/v8@v8.4.0)
+	prov=$(module_dir github.com/kubernetes-csi/external-provisioner/v5@v5.3.0)
+	resizer=$(module_dir github.com/kubernetes-csi/external-resizer@v1.14.0)
+	kubectl apply --server-side -k "$client/config/crd" >/dev/null
+	kubectl wait --for condition=Established --timeout 60s crd volumesnapshots.snapshot.storage.k8s.io \
+		volumesnapshotcontents.snapshot.storage.k8s.io volumesnapshotclasses.snapshot.storage.k8s.io >/dev/null
+	cat "$snap/deploy/kubernetes/snapshot-controller/rbac-snapshot-controller.yaml" \
+		"$snap/deploy/kubernetes/snapshot-controller/setup-snapshot-controller.yaml" |
+		sed -e 's#image: registry.k8s.io/sig-storage/snapshot-controller:.*#image: goldimage.local/snapshot-controller:v8.4.0\n          imagePullPolicy: Never#' \
+			-e '/imagePullPolicy: IfNotPresent/d' | kubectl apply -f - >/dev/null
+	kubectl create namespace "$ns" >/dev/null
+	{ cat "$prov/deploy/kubernetes/rbac.yaml"; echo "---"; cat "$snap/deploy/kubernetes/csi-snapshotter/rbac-csi-snapshotter.yaml"
+		echo "---"; cat "$resizer/deploy/kubernetes/rbac.yaml"; } | sed "s/namespace: default/namespace: $ns/" | kubectl apply -f - >/dev/null
+	sed -e "s#KUBELET_DIR#$state/kubelet#g" -e "s#DATA_DIR#$state/csi-data#g" test/e2e/manifests/csi-hostpath.yaml |
+		kubectl apply -f - >/dev/null
+	kubectl -n "$ns" rollout status daemonset/csi-hostpath --timeout 120s
+	wait_for_csi_node hostpath.csi.goldimage.io
+}
+
+# module_dir MODULE@VERSION prints where the Go module cache holds that module (downloading it if needed).
+module_dir() {
+	go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'
+}
+
+# wait_for_csi_node waits until the kubelet has registered CSI driver $1 on the node.
+wait_for_csi_node() {
+	local i
+	for i in $(seq 1 60); do
+		kubectl get csinode "$GOLDIMAGE_NODE_NAME" -o jsonpath='{.spec.drivers[*].name}' 2>/dev/null | grep -qw "$1" && return 0
+		sleep 1
+	done
+	die "CSI driver $1 did not register with the kubelet"
 }
 
 # deploy_tekton applies Tekton Pipelines' own config/ from its module, with ko:// references replaced by the

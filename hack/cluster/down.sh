@@ -94,13 +94,19 @@ unmount_all() {
 	done
 }
 
+# remove_loops detaches the block PVs' loop devices, and any a CSI driver left attached to files in the state
+# directory (its pods went before it could unpublish them).
 remove_loops() {
-	[ -f "$state/loops" ] || return 0
 	local dev
-	while read -r dev; do
+	if [ -f "$state/loops" ]; then
+		while read -r dev; do
+			losetup -d "$dev"
+		done <"$state/loops"
+		rm -f "$state/loops"
+	fi
+	for dev in $(losetup -n -O NAME,BACK-FILE 2>/dev/null | awk -v s="$state/" 'index($2, s) == 1 {print $1}'); do
 		losetup -d "$dev"
-	done <"$state/loops"
-	rm -f "$state/loops"
+	done
 }
 
 # remove_kube_proxy_rules deletes the iptables chains and rules kube-proxy made (its own --cleanup).

@@ -203,10 +203,19 @@ start_kubelet() {
 	authorization:
 	  mode: AlwaysAllow
 	EOF
+	share_kubelet_dir
 	start kubelet "$GOLDIMAGE_BIN_DIR/kubelet" --config "$state/kubelet.yaml" --kubeconfig "$KUBECONFIG" \
 		--root-dir "$state/kubelet" --cert-dir "$state/kubelet/pki" \
 		--hostname-override "$GOLDIMAGE_NODE_NAME" --node-ip "$GOLDIMAGE_POD_GATEWAY"
 	wait_for "node $GOLDIMAGE_NODE_NAME Ready" node_ready
+}
+
+# share_kubelet_dir makes the kubelet's root directory a shared mount, so that a CSI node plugin's mounts under
+# pods/ (mountPropagation: Bidirectional) reach the kubelet and the pods; down.sh unmounts it.
+share_kubelet_dir() {
+	mkdir -p "$state/kubelet"
+	mount --bind "$state/kubelet" "$state/kubelet"
+	mount --make-rshared "$state/kubelet"
 }
 
 # start_kube_proxy runs kube-proxy in iptables mode on the host, as a node agent. It changes no conntrack or

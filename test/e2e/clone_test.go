@@ -9,7 +9,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
@@ -60,10 +59,7 @@ func TestCloneAcrossNamespaces(t *testing.T) {
 }
 
 func cloneStorage(c *cluster, mode corev1.PersistentVolumeMode) *cdiv1.StorageSpec {
-	return &cdiv1.StorageSpec{VolumeMode: &mode, StorageClassName: ptr.To(c.StorageClass),
-		AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-		Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{
-			corev1.ResourceStorage: *resource.NewQuantity(diskSize*2, resource.BinarySI)}}}
+	return diskStorage(c.StorageClass, mode)
 }
 
 // waitSucceeded waits for DataVolume ns/name to succeed, failing fast when it fails.

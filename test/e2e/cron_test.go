@@ -185,7 +185,8 @@ func expectImport(t *testing.T, c *cluster, ns, source string, d v1.Hash, raw st
 	return name
 }
 
-// volumeTarget returns the host path of the volume bound to PVC name: disk.img in a hostPath PV or the loop device.
+// volumeTarget returns the host path of the volume bound to PVC name: disk.img in a hostPath PV, the loop
+// device of a local PV, or the test CSI driver's data of a CSI PV.
 func volumeTarget(t *testing.T, c *cluster, ns, name string) string {
 	t.Helper()
 	ctx := context.Background()
@@ -202,8 +203,10 @@ func volumeTarget(t *testing.T, c *cluster, ns, name string) string {
 		return pv.Spec.HostPath.Path + "/disk.img"
 	case pv.Spec.Local != nil:
 		return pv.Spec.Local.Path
+	case pv.Spec.CSI != nil:
+		return csiVolumePath(t, pv)
 	}
-	t.Fatalf("PV %s is neither hostPath nor local", pv.Name)
+	t.Fatalf("PV %s is neither hostPath, local nor CSI", pv.Name)
 	return ""
 }
 

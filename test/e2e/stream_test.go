@@ -80,6 +80,13 @@ type podWatch struct {
 
 func watchImporterPods(t *testing.T, c *cluster, ns string) *podWatch {
 	t.Helper()
+	return watchPods(t, c, ns, cdiconst.ImporterPodPrefix)
+}
+
+// watchPods records the pods of namespace ns whose names start with prefix, until stop, as "name (uid)" with
+// their volumes.
+func watchPods(t *testing.T, c *cluster, ns, prefix string) *podWatch {
+	t.Helper()
 	w := &podWatch{seen: map[string][]corev1.Volume{}, done: make(chan struct{})}
 	w.wg.Go(func() {
 		tick := time.NewTicker(100 * time.Millisecond)
@@ -89,7 +96,7 @@ func watchImporterPods(t *testing.T, c *cluster, ns string) *podWatch {
 			if err := c.Client.List(context.Background(), &pods, client.InNamespace(ns)); err == nil {
 				w.mu.Lock()
 				for _, p := range pods.Items {
-					if strings.HasPrefix(p.Name, cdiconst.ImporterPodPrefix) {
+					if strings.HasPrefix(p.Name, prefix) {
 						w.seen[fmt.Sprintf("%s (%s)", p.Name, p.UID)] = p.Spec.Volumes
 					}
 				}
