@@ -201,7 +201,11 @@ func TestRestoreFromSnapshot(t *testing.T) {
 	finishPod(t, imp, 0, contract.Termination{Result: contract.ResultSuccess, Format: "raw", VirtualSize: 1 << 30})
 	waitPhase(t, vms, "far", cdiv1.Succeeded)
 	waitEvent(t, vms, "DataVolume", "far", corev1.EventTypeNormal, "Successfully cloned from VolumeSnapshot "+golden+"/fedora-snap into PVC far")
-	waitGone(t, tmp)
+	// Deleted: without kube-controller-manager here, the PVC protection finalizer keeps it Terminating.
+	eventually(t, "temporary PVC "+tmp.Name+" deleted", func() (bool, string) {
+		err := k8s.Get(ctx, client.ObjectKeyFromObject(tmp), tmp)
+		return apierrors.IsNotFound(err) || !tmp.DeletionTimestamp.IsZero(), fmt.Sprint(err)
+	})
 
 	missing := &cdiv1.DataVolume{ObjectMeta: metav1.ObjectMeta{Name: "missing", Namespace: golden}, Spec: cdiv1.DataVolumeSpec{
 		Source: &cdiv1.DataVolumeSource{Snapshot: &cdiv1.DataVolumeSourceSnapshot{Name: "nope"}}, Storage: &cdiv1.StorageSpec{}}}
