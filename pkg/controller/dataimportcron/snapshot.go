@@ -7,7 +7,6 @@ import (
 
 	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
 	corev1 "k8s.io/api/core/v1"
-	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/goldimage/goldimage/pkg/cdiconst"
+	"github.com/goldimage/goldimage/pkg/controller/internal/storageclass"
 	"github.com/goldimage/goldimage/pkg/cron"
 )
 
@@ -53,16 +53,7 @@ func (r *Reconciler) templateClass(ctx context.Context, c *cdiv1.DataImportCron)
 	case spec.PVC != nil && spec.PVC.StorageClassName != nil:
 		return *spec.PVC.StorageClassName, nil
 	}
-	var list storagev1.StorageClassList
-	if err := r.client.List(ctx, &list); err != nil {
-		return "", fmt.Errorf("list storage classes: %w", err)
-	}
-	for _, sc := range list.Items {
-		if sc.Annotations["storageclass.kubernetes.io/is-default-class"] == "true" {
-			return sc.Name, nil
-		}
-	}
-	return "", nil
+	return storageclass.Default(ctx, r.client)
 }
 
 // observeSnapshots lists the VolumeSnapshots labelled with the cron; none when the cluster has no snapshot CRDs.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/goldimage/goldimage/pkg/cdiconst"
 	"github.com/goldimage/goldimage/pkg/clone"
+	"github.com/goldimage/goldimage/pkg/controller/internal/storageclass"
 )
 
 // errBadCloneSpec marks clone specs no retry can fix.
@@ -320,7 +321,7 @@ func (r *Reconciler) cloneFacts(ctx context.Context, dv *cdiv1.DataVolume, src *
 		SourceSize: size.Value(), TargetSize: target.Value(), SourceCapacity: capacity.Value()}
 	var err error
 	if f.TargetClass == "" {
-		if f.TargetClass, err = r.defaultClass(ctx); err != nil {
+		if f.TargetClass, err = storageclass.Default(ctx, r.client); err != nil {
 			return f, err
 		}
 	}
@@ -351,20 +352,6 @@ func sourceSize(src *corev1.PersistentVolumeClaim) resource.Quantity {
 		return r
 	}
 	return src.Status.Capacity[corev1.ResourceStorage]
-}
-
-// defaultClass returns the name of the default StorageClass, "" when there is none.
-func (r *Reconciler) defaultClass(ctx context.Context) (string, error) {
-	var list storagev1.StorageClassList
-	if err := r.client.List(ctx, &list); err != nil {
-		return "", fmt.Errorf("list storage classes: %w", err)
-	}
-	for _, sc := range list.Items {
-		if sc.Annotations["storageclass.kubernetes.io/is-default-class"] == "true" {
-			return sc.Name, nil
-		}
-	}
-	return "", nil
 }
 
 // hasCSIDriver reports whether the class's provisioner is a CSI driver registered with a CSIDriver object.

@@ -8,6 +8,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/goldimage/goldimage/pkg/controller/internal/storageclass"
 )
 
 // storageProfile returns the StorageProfile status of the class dv's spec.storage names, or of the default
@@ -24,7 +26,7 @@ func (r *Reconciler) storageProfile(ctx context.Context, dv *cdiv1.DataVolume) (
 		class = *st.StorageClassName
 	} else {
 		var err error
-		if class, err = r.defaultClass(ctx); err != nil {
+		if class, err = storageclass.Default(ctx, r.client); err != nil {
 			return nil, err
 		}
 	}

@@ -3,7 +3,6 @@ package datavolume
 import (
 	"context"
 	"fmt"
-	"sort"
 
 	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -18,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/goldimage/goldimage/pkg/cdiconst"
+	"github.com/goldimage/goldimage/pkg/controller/internal/storageclass"
 )
 
 // annSnapshotDriver marks the stand-in claim snapshotSource returns for a VolumeSnapshot, naming the CSI
@@ -127,7 +127,7 @@ func (r *Reconciler) ensureRestoredSource(ctx context.Context, dv *cdiv1.DataVol
 		return nil, fmt.Errorf("get PVC %s restored from VolumeSnapshot %s: %w", key, src.Name, err)
 	}
 	driver := src.Annotations[annSnapshotDriver]
-	class, err := r.classOfDriver(ctx, driver)
+	class, err := storageclass.OfProvisioner(ctx, r.client, driver)
 	if err != nil || class == "" {
 		if err == nil {
 			waitForSource(dv, cdiconst.ReasonSourceNotReady, fmt.Sprintf("no StorageClass of CSI driver %s to restore VolumeSnapshot %s/%s into", driver, src.Namespace, src.Name))
@@ -149,30 +149,6 @@ func (r *Reconciler) ensureRestoredSource(ctx context.Context, dv *cdiv1.DataVol
 		return nil, fmt.Errorf("create PVC %s restored from VolumeSnapshot %s: %w", key, src.Name, err)
 	}
 	return tmp, nil
-}
-
-// classOfDriver names a StorageClass provisioned by driver: the default class when it is one, else the first by
-// name; "" when there is none.
-func (r *Reconciler) classOfDriver(ctx context.Context, driver string) (string, error) {
-	var list storagev1.StorageClassList
-	if err := r.client.List(ctx, &list); err != nil {
-		return "", fmt.Errorf("list storage classes: %w", err)
-	}
-	var names []string
-	for _, sc := range list.Items {
-		if sc.Provisioner != driver {
-			continue
-		}
-		if sc.Annotations["storageclass.kubernetes.io/is-default-class"] == "true" {
-			return sc.Name, nil
-		}
-		names = append(names, sc.Name)
-	}
-	if len(names) == 0 {
-		return "", nil
-	}
-	sort.Strings(names)
-	return names[0], nil
 }
 
 // restoreName is the temporary PVC a host-assisted copy from a VolumeSnapshot reads: prefix + DataVolume UID.

@@ -196,8 +196,15 @@ func importOK(t *testing.T, ns, name string) {
 // waitDataSource waits until DataSource source is Ready and points at PVC pvc.
 func waitDataSource(t *testing.T, ns, source, pvc string) {
 	t.Helper()
+	waitDataSourceOn(t, ns, source, pvc, func(s cdiv1.DataSourceSource) bool { return s.PVC != nil && s.PVC.Name == pvc })
+}
+
+// waitDataSourceOn waits until DataSource source is Ready and its spec.source satisfies on (what names it), and
+// returns it.
+func waitDataSourceOn(t *testing.T, ns, source, what string, on func(cdiv1.DataSourceSource) bool) *cdiv1.DataSource {
+	t.Helper()
 	ds := &cdiv1.DataSource{}
-	eventually(t, "DataSource "+source+" Ready on "+pvc, func() (bool, string) {
+	eventually(t, "DataSource "+source+" Ready on "+what, func() (bool, string) {
 		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: source}, ds); err != nil {
 			return false, err.Error()
 		}
@@ -205,9 +212,9 @@ func waitDataSource(t *testing.T, ns, source, pvc string) {
 		for _, c := range ds.Status.Conditions {
 			ready = ready || (c.Type == cdiv1.DataSourceReady && c.Status == corev1.ConditionTrue)
 		}
-		src := ds.Spec.Source.PVC
-		return ready && src != nil && src.Name == pvc, fmt.Sprintf("source %+v conditions %+v", src, ds.Status.Conditions)
+		return ready && on(ds.Spec.Source), fmt.Sprintf("source %+v conditions %+v", ds.Spec.Source, ds.Status.Conditions)
 	})
+	return ds
 }
 
 // cronCondition returns the cron's condition of type typ (zero if missing).

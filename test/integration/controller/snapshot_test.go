@@ -102,17 +102,8 @@ func markReady(t *testing.T, vs *snapshotv1.VolumeSnapshot) {
 // waitSnapshotSource waits until DataSource source is Ready and points at VolumeSnapshot name.
 func waitSnapshotSource(t *testing.T, ns, source, name string) {
 	t.Helper()
-	ds := &cdiv1.DataSource{}
-	eventually(t, "DataSource "+source+" Ready on VolumeSnapshot "+name, func() (bool, string) {
-		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: source}, ds); err != nil {
-			return false, err.Error()
-		}
-		ready := false
-		for _, c := range ds.Status.Conditions {
-			ready = ready || (c.Type == cdiv1.DataSourceReady && c.Status == corev1.ConditionTrue)
-		}
-		vs := ds.Spec.Source.Snapshot
-		return ready && vs != nil && vs.Name == name && ds.Spec.Source.PVC == nil, fmt.Sprintf("spec %+v status %+v", ds.Spec.Source, ds.Status.Conditions)
+	ds := waitDataSourceOn(t, ns, source, "VolumeSnapshot "+name, func(s cdiv1.DataSourceSource) bool {
+		return s.Snapshot != nil && s.Snapshot.Name == name && s.PVC == nil
 	})
 	if ds.Labels[cdiconst.LabelDataImportCron] == "" {
 		t.Errorf("DataSource %s lost its cron label", source)
