@@ -104,10 +104,22 @@ build_upstream() {
 		rm -rf "$src.tmp"
 		cp -r "$dir" "$src.tmp"
 		chmod -R u+w "$src.tmp"
+		add_nested_modules "$src.tmp" "${mv##*@}"
 		mv "$src.tmp" "$src"
 	fi
 	(cd "$src" && CGO_ENABLED=0 GOTOOLCHAIN=local go build -trimpath -ldflags "-s -w -X main.version=${mv##*@}" \
 		-o "$bin_dir/$name.tmp" "./cmd/$name")
+}
+
+# add_nested_modules DIR VERSION puts the modules that DIR/go.mod replaces with a directory inside it (a nested
+# module, which the module zip leaves out, e.g. external-snapshotter's ./client) there, at the same version.
+add_nested_modules() {
+	local dir=$1 version=$2 mod rel nested
+	while read -r mod rel; do
+		nested=$(cd "$root" && go mod download -json "$mod@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+		[ -d "$nested" ] || { echo "go mod download $mod@$version gave no directory" >&2; exit 1; }
+		rm -rf "${dir:?}/$rel" && cp -r "$nested" "$dir/$rel" && chmod -R u+w "$dir/$rel"
+	done < <(sed -n 's#^replace \([^ ]*\) => \./\([^ ]*\)$#\1 \2#p' "$dir/go.mod")
 }
 
 for c in "${components[@]}"; do

@@ -24,6 +24,8 @@ tekton_shell_image=goldimage.local/tekton-shell:e2e
 csi_images=(csi-provisioner:v5.3.0 csi-snapshotter:v8.4.0 csi-resizer:v1.14.0 snapshot-controller:v8.4.0 csi-hostpath:e2e)
 # In-cluster registry the pipelines push to and the crons poll, by Service name (test/e2e/manifests/registry.yaml).
 export GOLDIMAGE_E2E_REGISTRY=registry.goldimage-registry.svc.cluster.local:5000
+# Where the test CSI driver keeps its volumes on the host (its --datadir), for the tests to read their bytes.
+export GOLDIMAGE_E2E_CSI_DATA=$state/csi-data
 
 main() {
 	[ "$(id -u)" = 0 ] || die "needs root (containerd, kubelet, loop devices)"
@@ -171,7 +173,7 @@ deploy_csi() {
 	kubectl create namespace "$ns" >/dev/null
 	{ cat "$prov/deploy/kubernetes/rbac.yaml"; echo "---"; cat "$snap/deploy/kubernetes/csi-snapshotter/rbac-csi-snapshotter.yaml"
 		echo "---"; cat "$resizer/deploy/kubernetes/rbac.yaml"; } | sed "s/namespace: default/namespace: $ns/" | kubectl apply -f - >/dev/null
-	sed -e "s#KUBELET_DIR#$state/kubelet#g" -e "s#DATA_DIR#$state/csi-data#g" test/e2e/manifests/csi-hostpath.yaml |
+	sed -e "s#KUBELET_DIR#$state/kubelet#g" -e "s#DATA_DIR#$GOLDIMAGE_E2E_CSI_DATA#g" test/e2e/manifests/csi-hostpath.yaml |
 		kubectl apply -f - >/dev/null
 	kubectl -n "$ns" rollout status daemonset/csi-hostpath --timeout 120s
 	wait_for_csi_node hostpath.csi.goldimage.io
