@@ -14,10 +14,12 @@ const (
 // Labels a DataImportCron hands on to its DataSource (as SSP and CDI do), so VMs created from the DataSource get
 // the image's defaults and land on a node of its architecture.
 const (
-	LabelDefaultInstancetype = "instancetype.kubevirt.io/default-instancetype"
-	LabelDefaultPreference   = "instancetype.kubevirt.io/default-preference"
-	LabelArchitecture        = "template.kubevirt.io/architecture"
-	AnnDictArchitectures     = "ssp.kubevirt.io/dict.architectures" // on an SSP DataImportCronTemplate: the architectures to make a cron for each
+	LabelDefaultInstancetype     = "instancetype.kubevirt.io/default-instancetype"
+	LabelDefaultPreference       = "instancetype.kubevirt.io/default-preference"
+	LabelDefaultInstancetypeKind = "instancetype.kubevirt.io/default-instancetype-kind"
+	LabelDefaultPreferenceKind   = "instancetype.kubevirt.io/default-preference-kind"
+	LabelArchitecture            = "template.kubevirt.io/architecture"
+	AnnDictArchitectures         = "ssp.kubevirt.io/dict.architectures" // on an SSP DataImportCronTemplate: the architectures to make a cron for each
 )
 
 // goldimage's own annotations.
@@ -76,6 +78,10 @@ const (
 	ReasonSourceInProgress = "ImportInProgress"  // DataSource Ready False: the source DataVolume is still importing
 	ReasonSnapshotNotReady = "SnapshotNotReady"  // DataSource Ready False: the source VolumeSnapshot is not ready to use
 	ReasonSnapshotFailed   = "SnapshotFailed"    // DataSource Ready False: the snapshotter reports an error for the source VolumeSnapshot
+
+	ReasonMaxReferenceDepth = "MaxReferenceDepthReached" // DataSource Ready False: spec.source.dataSource names a DataSource that is itself a reference
+	ReasonSelfReference     = "SelfReference"            // DataSource Ready False: spec.source.dataSource names the DataSource itself
+	ReasonCrossNamespaceRef = "CrossNamespaceReference"  // DataSource Ready False: spec.source.dataSource names a DataSource of another namespace
 )
 
 // Clone condition reasons (CDI's names where CDI has one).

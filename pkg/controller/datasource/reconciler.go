@@ -19,8 +19,12 @@ import (
 	"github.com/goldimage/goldimage/pkg/cdiconst"
 )
 
-// sourceIndex indexes DataSources by "namespace/name" of their source PVC.
-const sourceIndex = "goldimage.spec.source.pvc"
+// sourceIndex indexes DataSources by "namespace/name" of their source PVC; refIndex by that of the DataSource
+// their spec.source.dataSource names.
+const (
+	sourceIndex = "goldimage.spec.source.pvc"
+	refIndex    = "goldimage.spec.source.dataSource"
+)
 
 // Reconciler keeps DataSource status in line with its source PVC and DataVolume.
 type Reconciler struct {
@@ -30,7 +34,7 @@ type Reconciler struct {
 // New returns a Reconciler using c.
 func New(c client.Client) *Reconciler { return &Reconciler{client: c} }
 
-// SetupWithManager watches DataSources and the PVCs and DataVolumes they name.
+// SetupWithManager watches DataSources and the PVCs, DataVolumes and DataSources they name.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	err := mgr.GetFieldIndexer().IndexField(context.Background(), &cdiv1.DataSource{}, sourceIndex, func(o client.Object) []string {
 		if key := sourceKey(o.(*cdiv1.DataSource)); key != "" {
@@ -41,9 +45,20 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err != nil {
 		return fmt.Errorf("index DataSources by source PVC: %w", err)
 	}
+	err = mgr.GetFieldIndexer().IndexField(context.Background(), &cdiv1.DataSource{}, refIndex, func(o client.Object) []string {
+		if key, ok := RefKey(o.(*cdiv1.DataSource)); ok {
+			return []string{key.String()}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("index DataSources by referenced DataSource: %w", err)
+	}
 	toSources := handler.EnqueueRequestsFromMapFunc(r.sourcesOf)
+	// A DataSource's changes reach the DataSources referring to it: their Ready follows its source.
 	return ctrl.NewControllerManagedBy(mgr).Named("datasource").For(&cdiv1.DataSource{}).
 		Watches(&corev1.PersistentVolumeClaim{}, toSources).Watches(&cdiv1.DataVolume{}, toSources).
+		Watches(&cdiv1.DataSource{}, handler.EnqueueRequestsFromMapFunc(r.referrersOf)).
 		Complete(r)
 }
 
@@ -61,8 +76,17 @@ func sourceKey(ds *cdiv1.DataSource) string {
 
 // sourcesOf maps a PVC or DataVolume to the DataSources naming it.
 func (r *Reconciler) sourcesOf(ctx context.Context, o client.Object) []reconcile.Request {
+	return r.listBy(ctx, sourceIndex, o)
+}
+
+// referrersOf maps a DataSource to the DataSources whose spec.source.dataSource names it.
+func (r *Reconciler) referrersOf(ctx context.Context, o client.Object) []reconcile.Request {
+	return r.listBy(ctx, refIndex, o)
+}
+
+func (r *Reconciler) listBy(ctx context.Context, index string, o client.Object) []reconcile.Request {
 	var list cdiv1.DataSourceList
-	if err := r.client.List(ctx, &list, client.MatchingFields{sourceIndex: o.GetNamespace() + "/" + o.GetName()}); err != nil {
+	if err := r.client.List(ctx, &list, client.MatchingFields{index: o.GetNamespace() + "/" + o.GetName()}); err != nil {
 		return nil
 	}
 	reqs := make([]reconcile.Request, 0, len(list.Items))
@@ -72,8 +96,9 @@ func (r *Reconciler) sourcesOf(ctx context.Context, o client.Object) []reconcile
 	return reqs
 }
 
-// Reconcile recomputes the Ready condition and writes the object when it changed (DataSource has no status
-// subresource, as in CDI).
+// Reconcile recomputes the Ready condition and status.source and writes the object when they changed (DataSource
+// has no status subresource, as in CDI). As in CDI, status.source is the source the DataSource resolves to (through
+// spec.source.dataSource, one level) while Ready, and empty otherwise.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	ds := &cdiv1.DataSource{}
 	if err := r.client.Get(ctx, req.NamespacedName, ds); err != nil {
@@ -82,18 +107,24 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !ds.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
-	before := ds.Status.DeepCopy()
-	st, err := r.observe(ctx, ds)
+	before := ds.DeepCopy()
+	resolved, st, err := r.observe(ctx, ds)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	ds.Status.Source = *ds.Spec.Source.DeepCopy()
 	SetReady(ds, st)
+	ds.Status.Source = cdiv1.DataSourceSource{}
+	if readyStatus(st) == corev1.ConditionTrue {
+		ds.Status.Source = *resolved.Spec.Source.DeepCopy()
+		if resolved != ds {
+			ds.Labels = withInstancetypeLabels(ds.Labels, resolved.Labels)
+		}
+	}
 	var res ctrl.Result
 	if st.HasSnapshotSource && !snapshotReady(st.Snapshot) {
 		res.RequeueAfter = snapshotRecheck // VolumeSnapshots are not watched: the CRDs may come after the controller
 	}
-	if equality.Semantic.DeepEqual(*before, ds.Status) {
+	if equality.Semantic.DeepEqual(before.Status, ds.Status) && equality.Semantic.DeepEqual(before.Labels, ds.Labels) {
 		return res, nil
 	}
 	if err := r.client.Update(ctx, ds); err != nil {
@@ -104,6 +135,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 // Source is what Ready depends on.
 type Source struct {
+	Ref        string // "namespace/name" of the DataSource spec.source.dataSource resolved to; the fields below are its source
+	RefReason  string // set when the reference cannot be followed: the Ready reason (see RefReason)
+	RefMessage string
+
 	HasPVCSource bool
 	PVCName      string
 	PVC          *corev1.PersistentVolumeClaim // nil when missing
@@ -114,7 +149,26 @@ type Source struct {
 	Snapshot          *snapshotv1.VolumeSnapshot // nil when missing
 }
 
-func (r *Reconciler) observe(ctx context.Context, ds *cdiv1.DataSource) (Source, error) {
+// observe resolves ds (one level of spec.source.dataSource) and reads the PVC, DataVolume or VolumeSnapshot the
+// result names. A reference that cannot be followed is reported in Source, not as an error.
+func (r *Reconciler) observe(ctx context.Context, ds *cdiv1.DataSource) (*cdiv1.DataSource, Source, error) {
+	resolved, err := Resolve(ctx, r.client, ds)
+	if err != nil {
+		reason := RefReason(err)
+		if reason == "" {
+			return nil, Source{}, err
+		}
+		return nil, Source{RefReason: reason, RefMessage: err.Error()}, nil
+	}
+	st, err := r.observeSource(ctx, resolved)
+	if resolved != ds {
+		st.Ref = client.ObjectKeyFromObject(resolved).String()
+	}
+	return resolved, st, err
+}
+
+// observeSource reads what ds's own spec.source names (a PVC and its DataVolume, or a VolumeSnapshot).
+func (r *Reconciler) observeSource(ctx context.Context, ds *cdiv1.DataSource) (Source, error) {
 	if vs := ds.Spec.Source.Snapshot; vs != nil {
 		return r.observeSnapshot(ctx, ds, vs)
 	}
@@ -161,7 +215,26 @@ func SetReady(ds *cdiv1.DataSource, st Source) {
 		ConditionState: cdiv1.ConditionState{Status: status, Reason: reason, Message: msg, LastTransitionTime: metav1.Now()}})
 }
 
+func readyStatus(st Source) corev1.ConditionStatus {
+	status, _, _ := readiness(st)
+	return status
+}
+
+// readiness is Ready of a DataSource: its reference's error, else the readiness of the source it resolves to, the
+// message naming the referenced DataSource when that one is not ready.
 func readiness(st Source) (corev1.ConditionStatus, string, string) {
+	if st.RefReason != "" {
+		return corev1.ConditionFalse, st.RefReason, st.RefMessage
+	}
+	status, reason, msg := sourceReadiness(st)
+	if st.Ref != "" && status != corev1.ConditionTrue {
+		msg = "Referenced DataSource " + st.Ref + ": " + msg
+	}
+	return status, reason, msg
+}
+
+// sourceReadiness is Ready for a PVC or VolumeSnapshot source.
+func sourceReadiness(st Source) (corev1.ConditionStatus, string, string) {
 	if st.HasSnapshotSource {
 		return snapshotReadiness(st)
 	}
@@ -178,4 +251,24 @@ func readiness(st Source) (corev1.ConditionStatus, string, string) {
 		return corev1.ConditionTrue, cdiconst.ReasonDataSourceReady, "DataSource is ready to be consumed"
 	}
 	return corev1.ConditionFalse, cdiconst.ReasonNotFound, "Source PVC " + st.PVCName + " not found"
+}
+
+// instancetypeLabels are the labels a referring DataSource takes from the DataSource it resolves to while Ready, so
+// VMs created from either get the image's defaults (CDI copies them from the source PVC to the DataSource).
+var instancetypeLabels = []string{cdiconst.LabelDefaultInstancetype, cdiconst.LabelDefaultInstancetypeKind,
+	cdiconst.LabelDefaultPreference, cdiconst.LabelDefaultPreferenceKind}
+
+// withInstancetypeLabels returns labels with the instancetype labels of from set over them (others kept).
+func withInstancetypeLabels(labels, from map[string]string) map[string]string {
+	for _, k := range instancetypeLabels {
+		v, ok := from[k]
+		if !ok || labels[k] == v {
+			continue
+		}
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[k] = v
+	}
+	return labels
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/goldimage/goldimage/pkg/cdiconst"
 	"github.com/goldimage/goldimage/pkg/clone"
+	"github.com/goldimage/goldimage/pkg/controller/datasource"
 	"github.com/goldimage/goldimage/pkg/controller/internal/storageclass"
 )
 
@@ -192,7 +193,8 @@ type sourceRef struct {
 	snapshot bool
 }
 
-// sourceKey reads source.pvc or source.snapshot, or follows sourceRef to its DataSource, which must be Ready.
+// sourceKey reads source.pvc or source.snapshot, or follows sourceRef to its DataSource, which must be Ready,
+// and on through that DataSource's spec.source.dataSource to the DataSource it names.
 func (r *Reconciler) sourceKey(ctx context.Context, dv *cdiv1.DataVolume) (sourceRef, string, string, error) {
 	if ref := dv.Spec.SourceRef; ref != nil {
 		if ref.Kind != cdiv1.DataVolumeDataSource {
@@ -207,6 +209,16 @@ func (r *Reconciler) sourceKey(ctx context.Context, dv *cdiv1.DataVolume) (sourc
 		}
 		if c := dataSourceReady(ds); c == nil || c.Status != corev1.ConditionTrue {
 			return sourceRef{ObjectKey: key}, cdiconst.ReasonSourceNotReady, fmt.Sprintf("DataSource %s is not Ready%s", key, conditionText(c)), nil
+		}
+		if ds.Spec.Source.DataSource != nil {
+			// A reference to another DataSource: clone what that one names, as CDI does (one level, same namespace).
+			target, err := datasource.Resolve(ctx, r.client, ds)
+			if datasource.RefReason(err) != "" {
+				return sourceRef{ObjectKey: key}, cdiconst.ReasonSourceNotReady, fmt.Sprintf("DataSource %s: %v", key, err), nil
+			} else if err != nil {
+				return sourceRef{ObjectKey: key}, "", "", err
+			}
+			ds, key = target, client.ObjectKeyFromObject(target)
 		}
 		if vs := ds.Spec.Source.Snapshot; vs != nil {
 			return sourceRef{ObjectKey: client.ObjectKey{Namespace: defaultString(vs.Namespace, ds.Namespace), Name: vs.Name}, snapshot: true}, "", "", nil

@@ -180,11 +180,10 @@ func TestDataVolumeImport(t *testing.T) {
 func TestDataVolumeUnsupported(t *testing.T) {
 	ns := namespace(t, "unsupported")
 	for name, src := range map[string]*cdiv1.DataVolumeSource{
-		"upload":   {Upload: &cdiv1.DataVolumeSourceUpload{}},
-		"imageio":  {Imageio: &cdiv1.DataVolumeSourceImageIO{URL: "https://engine.example/ovirt-engine/api", DiskID: "d"}},
-		"vddk":     {VDDK: &cdiv1.DataVolumeSourceVDDK{URL: "https://vcenter.example", UUID: "u", BackingFile: "[ds] vm.vmdk"}},
-		"gcs":      {GCS: &cdiv1.DataVolumeSourceGCS{URL: "gs://bucket/disk.img"}},
-		"snapshot": {Snapshot: &cdiv1.DataVolumeSourceSnapshot{Namespace: ns, Name: "snap"}},
+		"upload":  {Upload: &cdiv1.DataVolumeSourceUpload{}},
+		"imageio": {Imageio: &cdiv1.DataVolumeSourceImageIO{URL: "https://engine.example/ovirt-engine/api", DiskID: "d"}},
+		"vddk":    {VDDK: &cdiv1.DataVolumeSourceVDDK{URL: "https://vcenter.example", UUID: "u", BackingFile: "[ds] vm.vmdk"}},
+		"gcs":     {GCS: &cdiv1.DataVolumeSourceGCS{URL: "gs://bucket/disk.img"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			dv := &cdiv1.DataVolume{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
