@@ -5,7 +5,7 @@
 #  - the non-root launcher's start of libvirt, as KubeVirt does it (uid/gid 107, XDG_RUNTIME_DIR=/var/run,
 #    `virtqemud -f /var/run/libvirt/virtqemud.conf`): the shim's virtqemud-sock answers
 #    `virsh -c qemu+unix:///session?socket=/var/run/libvirt/virtqemud-sock`, with the QEMU TCG domain capabilities
-#    of q35;
+#    of q35, and runs a diskless q35 TCG domain (qemu as uid 107) for a moment;
 #  - node-labeller.sh as root (virt-handler's init container): `virtqemud -d`, virsh capabilities and
 #    domcapabilities written to /var/lib/kubevirt-node-labeller.
 # Every process it starts ends with the PID namespace. Needs root, unshare, GNU tar, getcap (libcap2-bin).
@@ -47,6 +47,21 @@ ls -l /var/run/libvirt/
 uri="qemu+unix:///session?socket=/var/run/libvirt/virtqemud-sock"
 as_qemu virsh -c "$uri" version
 as_qemu virsh -c "$uri" domcapabilities --machine q35 --virttype qemu | grep -E "<(domain|machine|arch)>"
+# a diskless TCG domain like the ones KubeVirt defines (q35, host-model CPU, pty serial, logd stdio handler)
+cat >/tmp/smoke.xml <<'XML'
+<domain type='qemu'>
+  <name>smoke</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='q35'>hvm</type></os>
+  <cpu mode='host-model'/>
+  <devices><serial type='pty'/><console type='pty'/></devices>
+</domain>
+XML
+as_qemu virsh -c "$uri" create /tmp/smoke.xml || { tail -5 /var/run/kubevirt-cache/libvirt/qemu/log/smoke.log; exit 1; }
+as_qemu virsh -c "$uri" domstate smoke
+ps -o user,comm -C qemu-system-x86_64 --no-headers
+as_qemu virsh -c "$uri" destroy smoke
 kill "$daemon"
 wait "$daemon" || true
 rm -rf /var/run/libvirt # its pid file would stop a second libvirtd (in a cluster they are different pods)
@@ -60,6 +75,7 @@ SMOKE
 unshare --mount --pid --fork --propagation private bash -euo pipefail -c '
 	mount -t proc proc "$1/proc"
 	mount --rbind /dev "$1/dev"
+	mount --rbind /sys "$1/sys"
 	mount -t tmpfs tmpfs "$1/run"
 	mount -t tmpfs tmpfs "$1/tmp"
 	chroot "$1" /bin/bash /smoke.sh
