@@ -138,6 +138,8 @@ build_kubevirt() {
 	for n in "$@"; do
 		pkgs+=("$(kubevirt_pkg "$n")")
 	done
+	grep -q "^	kubevirt.io/kubevirt $kubevirt_version\$" "$root/hack/tools/kubevirt/go.mod" ||
+		{ echo "kubevirt_version $kubevirt_version is not what hack/tools/kubevirt/go.mod requires" >&2; exit 1; }
 	echo "build $* (one cgo build)"
 	rm -rf "$out"
 	mkdir -p "$out"
