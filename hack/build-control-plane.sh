@@ -11,11 +11,20 @@
 #               csi-provisioner csi-snapshotter snapshot-controller csi-resizer (the Kubernetes CSI sidecars, each built
 #               in its own upstream module with its own go.mod and go.sum; versions pinned in csi_module_of below)
 #               csi-hostpath (goldimage's test CSI driver, hack/tools/csihostpath)
+#               kubevirt-virt-operator kubevirt-virt-api kubevirt-virt-controller kubevirt-virt-handler
+#               kubevirt-virt-launcher kubevirt-virt-launcher-monitor kubevirt-virt-probe kubevirt-virt-tail
+#               kubevirt-virt-freezer kubevirt-virt-chroot kubevirt-manifest-templator (kubevirt.io/kubevirt, version
+#               pinned in hack/tools/kubevirt/go.mod; built together in one cgo build, see build_kubevirt; needs
+#               gcc and libvirt-dev) and kubevirt-container-disk (the module's C cmd/container-disk-v2alpha, gcc -static)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin_dir=${GOLDIMAGE_BIN_DIR:-$root/.cache/bin}
 k8s_version=v1.34.3
+# KubeVirt: the version hack/tools/kubevirt/go.mod pins, its commit and date (the module proxy's .info Origin)
+kubevirt_version=v1.6.0
+kubevirt_commit=d53baa7f84687d156bd8a3a80d7ea2fbd8e0a993
+kubevirt_date=2025-07-24T19:23:44Z
 mkdir -p "$bin_dir"
 bin_dir=$(cd "$bin_dir" && pwd) # the builds run in the wrapper module directories
 
@@ -34,6 +43,7 @@ module_of() {
 	tekton-*) echo "$root/hack/tools/tekton" ;;
 	coredns) echo "$root/hack/tools/coredns" ;;
 	csi-hostpath) echo "$root/hack/tools/csihostpath" ;;
+	kubevirt-*) echo "$root/hack/tools/kubevirt" ;;
 	*) echo "$root/hack/tools/controlplane" ;;
 	esac
 }
@@ -61,13 +71,20 @@ stamp_of() {
 		(cd "$mod" && find . -name '*.go' -o -name 'go.*' | LC_ALL=C sort | xargs cat) | sha256sum | cut -d' ' -f1
 		return
 	fi
-	{ echo "$1 $k8s_version"; cat "$mod/go.mod" "$mod/go.sum"; } | sha256sum | cut -d' ' -f1
+	case $1 in
+	kubevirt-*) { echo "$1 $kubevirt_version $kubevirt_commit"; cat "$mod/go.mod" "$mod/go.sum"; } | sha256sum | cut -d' ' -f1 ;;
+	*) { echo "$1 $k8s_version"; cat "$mod/go.mod" "$mod/go.sum"; } | sha256sum | cut -d' ' -f1 ;;
+	esac
+}
+
+# fresh succeeds when $bin_dir/$1 exists and was built from the sources its stamp names.
+fresh() {
+	[ -x "$bin_dir/$1" ] && [ "$(cat "$bin_dir/$1.stamp" 2>/dev/null)" = "$(stamp_of "$1")" ]
 }
 
 build() {
-	local name=$1 stamp
-	stamp=$(stamp_of "$name")
-	if [ -x "$bin_dir/$name" ] && [ "$(cat "$bin_dir/$name.stamp" 2>/dev/null)" = "$stamp" ]; then
+	local name=$1
+	if fresh "$name"; then
 		echo "reuse $bin_dir/$name"
 		return
 	fi
@@ -83,12 +100,62 @@ build() {
 	tekton-controller | tekton-webhook | tekton-entrypoint | tekton-nop | tekton-sidecarlogresults | tekton-workingdirinit)
 		(cd "$root/hack/tools/tekton" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" \
 			-o "$bin_dir/$name.tmp" "github.com/tektoncd/pipeline/cmd/${name#tekton-}") ;;
+	kubevirt-container-disk)
+		gcc -static -O2 -o "$bin_dir/$name.tmp" "$(kubevirt_dir)/cmd/container-disk-v2alpha/main.c" ;;
 	*)
 		echo "unknown component $name" >&2
 		exit 2 ;;
 	esac
 	mv "$bin_dir/$name.tmp" "$bin_dir/$name"
-	echo "$stamp" >"$bin_dir/$name.stamp"
+	stamp_of "$name" >"$bin_dir/$name.stamp"
+}
+
+# kubevirt_dir prints the directory of the kubevirt.io/kubevirt module (read-only, in the module cache).
+kubevirt_dir() {
+	module_dir "$root/hack/tools/kubevirt" kubevirt.io/kubevirt
+}
+
+# module_dir DIR QUERY prints the module cache directory of QUERY (a module of DIR's build, or MODULE@VERSION),
+# downloading it if needed.
+module_dir() {
+	local dir
+	dir=$(cd "$1" && go mod download -json "$2" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	[ -d "$dir" ] || { echo "go mod download $2 gave no directory" >&2; exit 1; }
+	echo "$dir"
+}
+
+# kubevirt_pkg prints the package of KubeVirt Go component $1 (kubevirt-NAME).
+kubevirt_pkg() {
+	case $1 in
+	kubevirt-manifest-templator) echo kubevirt.io/kubevirt/tools/manifest-templator ;;
+	kubevirt-virt-*) echo "kubevirt.io/kubevirt/cmd/${1#kubevirt-}" ;;
+	*) echo "unknown component $1" >&2; exit 2 ;;
+	esac
+}
+
+# build_kubevirt NAME... builds KubeVirt's Go commands in ONE go build with cgo on. virt-handler (linux/kvm.h) and
+# virt-launcher (libvirt.org/go/libvirt, libvirt-dev) need cgo, and a single invocation compiles the standard
+# library and the shared dependencies once instead of once per cgo setting. The netgo and osusergo tags keep the
+# pure Go commands statically linked (virt-operator, virt-api and virt-controller go into images without a libc;
+# hack/kubevirt/images.sh checks). The version variables are the ones KubeVirt's Bazel build stamps.
+build_kubevirt() {
+	local out=$bin_dir/.kubevirt.tmp pkgs=() n v=kubevirt.io/client-go/version
+	for n in "$@"; do
+		pkgs+=("$(kubevirt_pkg "$n")")
+	done
+	grep -q "^	kubevirt.io/kubevirt $kubevirt_version\$" "$root/hack/tools/kubevirt/go.mod" ||
+		{ echo "kubevirt_version $kubevirt_version is not what hack/tools/kubevirt/go.mod requires" >&2; exit 1; }
+	echo "build $* (one cgo build)"
+	rm -rf "$out"
+	mkdir -p "$out"
+	(cd "$root/hack/tools/kubevirt" && CGO_ENABLED=1 go build -trimpath -tags netgo,osusergo \
+		-ldflags "-s -w -X $v.gitVersion=$kubevirt_version -X $v.gitCommit=$kubevirt_commit -X $v.gitTreeState=clean -X $v.buildDate=$kubevirt_date" \
+		-o "$out/" "${pkgs[@]}")
+	for n in "$@"; do
+		mv "$out/${n#kubevirt-}" "$bin_dir/$n"
+		stamp_of "$n" >"$bin_dir/$n.stamp"
+	done
+	rmdir "$out"
 }
 
 # build_upstream NAME MODULE@VERSION builds cmd/NAME inside a writable copy of that module from the module cache,
@@ -96,8 +163,7 @@ build() {
 # directives, which a wrapper module would have to copy).
 build_upstream() {
 	local name=$1 mv=$2 dir src
-	dir=$(cd "$root" && go mod download -json "$mv" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-	[ -d "$dir" ] || { echo "go mod download $mv gave no directory" >&2; exit 1; }
+	dir=$(module_dir "$root" "$mv")
 	src=$root/.cache/src/${mv//\//_}
 	if [ ! -d "$src" ]; then
 		mkdir -p "$root/.cache/src"
@@ -116,13 +182,20 @@ build_upstream() {
 add_nested_modules() {
 	local dir=$1 version=$2 mod rel nested
 	while read -r mod rel; do
-		nested=$(cd "$root" && go mod download -json "$mod@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-		[ -d "$nested" ] || { echo "go mod download $mod@$version gave no directory" >&2; exit 1; }
+		nested=$(module_dir "$root" "$mod@$version")
 		rm -rf "${dir:?}/$rel" && cp -r "$nested" "$dir/$rel" && chmod -R u+w "$dir/$rel"
 	done < <(sed -n 's#^replace \([^ ]*\) => \./\([^ ]*\)$#\1 \2#p' "$dir/go.mod")
 }
 
+kubevirt_go=() # the stale KubeVirt Go components, built together after the others
 for c in "${components[@]}"; do
-	build "$c"
+	case $c in
+	kubevirt-container-disk) build "$c" ;;
+	kubevirt-*)
+		kubevirt_pkg "$c" >/dev/null
+		if fresh "$c"; then echo "reuse $bin_dir/$c"; else kubevirt_go+=("$c"); fi ;;
+	*) build "$c" ;;
+	esac
 done
+[ ${#kubevirt_go[@]} -eq 0 ] || build_kubevirt "${kubevirt_go[@]}"
 echo "$bin_dir"

@@ -7,6 +7,9 @@ pkgs+=(mmdebstrap)
 # installer VMs (pkg/qemu, pkg/iso, hack/installer-iso): QEMU, firmware, TPM, stand-in installer ISO
 pkgs+=(qemu-system-x86 ovmf swtpm swtpm-tools genisoimage grub-pc-bin grub-efi-amd64-bin mtools busybox-static
 	linux-image-amd64 cpio file)
+# KubeVirt (hack/build-control-plane.sh kubevirt-*): virt-launcher links libvirt (cgo), container-disk is static C;
+# (gcc, pkg-config and linux/kvm.h for virt-handler are usually there already)
+pkgs+=(libvirt-dev gcc libc6-dev pkg-config)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -15,5 +18,8 @@ done
 sudo=""
 [ "$(id -u)" = 0 ] || sudo=sudo
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Another apt (an unattended upgrade, a CI job installing too) holds the dpkg locks for a while: wait for them
+# instead of failing with "Unable to acquire the dpkg frontend lock".
+lock_timeout=(-o DPkg::Lock::Timeout=600)
+$sudo apt-get "${lock_timeout[@]}" update -qq
+$sudo apt-get "${lock_timeout[@]}" install -y -qq --no-install-recommends "${missing[@]}"

@@ -9,5 +9,7 @@
 //
 // Each positional argument is SOURCE:DEST, a host file copied into the image at DEST with mode 0755.
 // --layer TAR adds a root filesystem tarball below them, --link TARGET:DEST a symbolic link, --env NAME=VALUE an
-// environment variable; --entrypoint= (empty) records no entrypoint.
+// environment variable; --entrypoint= (empty) records no entrypoint. --cap /DEST=cap_net_bind_service gives the file
+// at DEST that file capability (+ep, the security.capability xattr setcap writes, as a PAX record). Base layers
+// are copied unchanged, so xattrs already in a --layer tar (e.g. made with GNU tar --xattrs) are kept too.
 package main

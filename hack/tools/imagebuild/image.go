@@ -21,10 +21,13 @@ import (
 type File struct {
 	Source string // path on the host
 	Dest   string // absolute path inside the image
+	Caps   string // file capabilities to give it (permitted and effective), e.g. "cap_net_bind_service"; none when empty
 }
 
 // Spec describes an image: optional base layers (root filesystem tarballs made elsewhere, e.g. by mmdebstrap),
-// then one layer of host files, usually static binaries.
+// then one layer of host files, usually static binaries. Base layers go in unchanged, so whatever their tar
+// headers carry (owners, modes, PAX xattrs such as file capabilities) reaches the image; host files get mode 0755,
+// owner root and no xattrs except the capabilities File.Caps names (the host file's own xattrs are not read).
 type Spec struct {
 	BaseLayers []string // paths of uncompressed or gzip tarballs, bottom first
 	Files      []File
@@ -176,6 +179,14 @@ func writeFile(tw *tar.Writer, f File) error {
 		return fmt.Errorf("%s is not a regular file", f.Source)
 	}
 	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(f.Dest, "/"), Mode: 0o755, Size: st.Size(), ModTime: epoch}
+	if f.Caps != "" {
+		capability, err := fileCapability(f.Caps)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.Dest, err)
+		}
+		hdr.Format = tar.FormatPAX
+		hdr.PAXRecords = map[string]string{xattrCapability: capability}
+	}
 	if err := tw.WriteHeader(hdr); err != nil {
 		return fmt.Errorf("add %s: %w", f.Dest, err)
 	}

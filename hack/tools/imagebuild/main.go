@@ -22,18 +22,22 @@ func run(args []string) error {
 	user := fs.String("user", "65532", "numeric user the image runs as")
 	entrypoint := fs.String("entrypoint", "", "entrypoint path inside the image (default: DEST of the first file; --entrypoint= sets none)")
 	arch := fs.String("arch", runtime.GOARCH, "image architecture")
-	var bases, links, env listFlag
+	var bases, links, env, caps listFlag
 	fs.Var(&bases, "layer", "a root filesystem tarball to put below the files (repeatable, bottom first)")
 	fs.Var(&links, "link", "TARGET:/ABSOLUTE/DEST, a symbolic link to add (repeatable)")
 	fs.Var(&env, "env", "NAME=VALUE for the image config (repeatable; default PATH=/usr/local/bin:/usr/bin:/bin)")
+	fs.Var(&caps, "cap", "/DEST=cap_a[,cap_b], file capabilities (+ep, as setcap writes them) for the file placed at DEST (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *tag == "" || *out == "" || (fs.NArg() == 0 && len(bases) == 0) {
-		return fmt.Errorf("usage: imagebuild --tag REF --out FILE [--user UID] [--entrypoint PATH] [--layer TAR] [--link TARGET:DEST] [--env N=V] SOURCE:DEST [SOURCE:DEST]")
+		return fmt.Errorf("usage: imagebuild --tag REF --out FILE [--user UID] [--entrypoint PATH] [--layer TAR] [--link TARGET:DEST] [--env N=V] [--cap DEST=CAPS] SOURCE:DEST [SOURCE:DEST]")
 	}
 	files, err := parseFiles(fs.Args())
 	if err != nil {
+		return err
+	}
+	if err := applyCaps(files, caps); err != nil {
 		return err
 	}
 	spec := Spec{BaseLayers: bases, Files: files, User: *user, Arch: *arch, Env: env}
@@ -56,6 +60,29 @@ type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// applyCaps sets File.Caps from each /DEST=CAPS argument; DEST must be one of the files.
+func applyCaps(files []File, args []string) error {
+	for _, a := range args {
+		dest, names, ok := strings.Cut(a, "=")
+		if !ok || names == "" || !strings.HasPrefix(dest, "/") {
+			return fmt.Errorf("cap argument %q: want /ABSOLUTE/DEST=cap_name[,cap_name]", a)
+		}
+		if _, err := fileCapability(names); err != nil {
+			return fmt.Errorf("cap argument %q: %w", a, err)
+		}
+		found := false
+		for i := range files {
+			if files[i].Dest == dest {
+				files[i].Caps, found = names, true
+			}
+		}
+		if !found {
+			return fmt.Errorf("cap argument %q: no file is placed at %s", a, dest)
+		}
+	}
+	return nil
+}
 
 func parseLinks(args []string) ([]Link, error) {
 	links := make([]Link, 0, len(args))
