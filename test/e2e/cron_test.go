@@ -29,29 +29,33 @@ var importTimeout = 4 * time.Minute
 var schedule = envOr("GOLDIMAGE_E2E_SCHEDULE", "* * * * *")
 
 // TestDataImportCron follows a containerDisk through its life: first import, update, garbage collection and a
-// broken push, on a filesystem volume; and a first import on a block volume.
+// broken push, on a filesystem volume; and a first import on a block volume; each on the no-provisioner class's
+// pre-created PVs and on volumes the CSI driver provisions.
 func TestDataImportCron(t *testing.T) {
 	c := connect(t)
 	reg := startRegistry(t, c.Gateway)
-	t.Run("filesystem", func(t *testing.T) {
-		t.Parallel()
-		testCronLifecycle(t, c, reg)
-	})
-	t.Run("block", func(t *testing.T) {
-		t.Parallel()
-		testBlockImport(t, c, reg)
-	})
+	for _, class := range []struct{ prefix, name string }{{"", c.StorageClass}, {"csi-", csiClass}} {
+		t.Run(class.prefix+"filesystem", func(t *testing.T) {
+			t.Parallel()
+			testCronLifecycle(t, c, reg, class.name)
+		})
+		t.Run(class.prefix+"block", func(t *testing.T) {
+			t.Parallel()
+			testBlockImport(t, c, reg, class.name)
+		})
+	}
 }
 
-func testCronLifecycle(t *testing.T, c *cluster, reg *testRegistry) {
+func testCronLifecycle(t *testing.T, c *cluster, reg *testRegistry, class string) {
 	ns := c.namespace(t, "e2e-fs")
 	ctx := context.Background()
-	const repo, source = "e2e/fedora", "fedora"
+	const source = "fedora"
+	repo := "e2e/fedora-" + class // one repository per class: the subtests run in parallel
 	createCAConfigMap(t, c, ns, reg)
 
 	raw1 := rawDisk(t, 1)
 	d1 := reg.Push(t, repo, "latest", containerDisk(t, qcow2Of(t, raw1), "disk.qcow2"))
-	cron := newCron(ns, source, reg.URL(repo, "latest"), corev1.PersistentVolumeFilesystem, c.StorageClass)
+	cron := newCron(ns, source, reg.URL(repo, "latest"), corev1.PersistentVolumeFilesystem, class)
 	if err := c.Client.Create(ctx, cron); err != nil {
 		t.Fatalf("create DataImportCron: %v", err)
 	}
@@ -78,13 +82,14 @@ func testCronLifecycle(t *testing.T, c *cluster, reg *testRegistry) {
 	expectOutdated(t, c, ns, "1")
 }
 
-func testBlockImport(t *testing.T, c *cluster, reg *testRegistry) {
+func testBlockImport(t *testing.T, c *cluster, reg *testRegistry, class string) {
 	ns := c.namespace(t, "e2e-block")
-	const repo, source = "e2e/debian", "debian"
+	const source = "debian"
+	repo := "e2e/debian-" + class
 	createCAConfigMap(t, c, ns, reg)
 	raw := rawDisk(t, 11)
 	d := reg.Push(t, repo, "v1", containerDisk(t, qcow2Of(t, raw), "disk.qcow2"))
-	cron := newCron(ns, source, reg.URL(repo, "v1"), corev1.PersistentVolumeBlock, c.StorageClass)
+	cron := newCron(ns, source, reg.URL(repo, "v1"), corev1.PersistentVolumeBlock, class)
 	cron.Spec.RetentionPolicy = ptr.To(cdiv1.DataImportCronRetainNone)
 	if err := c.Client.Create(context.Background(), cron); err != nil {
 		t.Fatalf("create DataImportCron: %v", err)
