@@ -26,6 +26,8 @@
 set -euo pipefail
 # shellcheck source=hack/kubevirt/env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+# shellcheck source=hack/lib/debian-rootfs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/debian-rootfs.sh"
 out=${1:-$kubevirt_work/images}
 cache=${GOLDIMAGE_IMAGE_CACHE:-$root/.cache/images}
 launcher_packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils seabios
@@ -121,7 +123,7 @@ build_rootfs() {
 		hooks+=(--customize-hook='chroot "$1" groupadd --system libvirt-qemu'
 			--customize-hook='chroot "$1" useradd --system --gid libvirt-qemu --no-create-home --home-dir /var/lib/libvirt --shell /usr/sbin/nologin libvirt-qemu')
 	fi
-	key=$({ echo "$name $*"; declare -f build_rootfs mirror; apt-cache policy "$@" 2>/dev/null | grep -E 'Candidate'; } |
+	key=$({ echo "$name $*"; declare -f build_rootfs debian_rootfs debian_mirror; apt-cache policy "$@" 2>/dev/null | grep -E 'Candidate'; } |
 		sha256sum | cut -c1-16)
 	mkdir -p "$cache"
 	tar=$cache/kubevirt-$name-rootfs-$key.tar
@@ -132,24 +134,12 @@ build_rootfs() {
 	fi
 	echo "mmdebstrap $name: $* (a few minutes)" >&2
 	list=$(IFS=,; echo "$*")
-	mmdebstrap --variant=minbase --mode=root --format=tar --include="$list" \
-		--aptopt='APT::Install-Recommends "false"' \
-		--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
-		--dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-include=/usr/share/locale/locale.alias' \
+	debian_rootfs "$tar.tmp" "$list" \
 		--customize-hook='chroot "$1" groupadd --gid 107 qemu' \
 		--customize-hook='chroot "$1" useradd --uid 107 --gid 107 --no-create-home --home-dir /home/qemu --shell /bin/bash qemu' \
-		"${hooks[@]}" --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*' \
-		bookworm "$tar.tmp" "$(mirror)" >&2
+		"${hooks[@]}"
 	mv "$tar.tmp" "$tar"
 	echo "$tar"
-}
-
-# mirror prints the host's Debian mirror line (mmdebstrap's own default is deb.debian.org, which may be unreachable).
-mirror() {
-	local uri
-	uri=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
-	[ -n "$uri" ] || uri=$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list 2>/dev/null)
-	echo "deb ${uri:-http://deb.debian.org/debian} bookworm main"
 }
 
 # write_virtqemud_shim prints /usr/sbin/virtqemud for the launcher image. KubeVirt runs

@@ -16,6 +16,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${GOLDIMAGE_IMAGE_CACHE:-$root/.cache/images}
 packages=(qemu-system-x86 ovmf swtpm swtpm-tools xorriso ca-certificates)
 commands=(isopatch build-from-iso boot-verify disk-push installer-vm datasource-point)
+# shellcheck source=hack/lib/debian-rootfs.sh
+source "$root/hack/lib/debian-rootfs.sh"
 
 main() {
 	command -v mmdebstrap >/dev/null || die "mmdebstrap missing: apt-get install mmdebstrap (hack/install-deps.sh does)"
@@ -37,7 +39,7 @@ main() {
 # build_rootfs prints the path of the cached root filesystem tarball, making it first when its key changed.
 build_rootfs() {
 	local key tar
-	key=$({ declare -p packages; cat "$0"; apt-cache policy "${packages[@]}" 2>/dev/null | grep -E 'Candidate'; } | sha256sum | cut -c1-16)
+	key=$({ declare -p packages; cat "$0" "$root/hack/lib/debian-rootfs.sh"; apt-cache policy "${packages[@]}" 2>/dev/null | grep -E 'Candidate'; } | sha256sum | cut -c1-16)
 	tar=$cache/task-rootfs-$key.tar
 	if [ -s "$tar" ]; then
 		echo "reuse $tar" >&2
@@ -47,24 +49,11 @@ build_rootfs() {
 	echo "mmdebstrap: ${packages[*]} (a few minutes)" >&2
 	local list
 	list=$(IFS=,; echo "${packages[*]}")
-	mmdebstrap --variant=minbase --mode=root --format=tar --include="$list" \
-		--aptopt='APT::Install-Recommends "false"' \
-		--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
-		--dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-include=/usr/share/locale/locale.alias' \
+	debian_rootfs "$tar.tmp" "$list" \
 		--customize-hook='chroot "$1" groupadd --gid 107 qemu-task' \
-		--customize-hook='chroot "$1" useradd --uid 107 --gid 107 --no-create-home --home-dir /tmp qemu-task' \
-		--customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*' \
-		bookworm "$tar.tmp" "$(mirror)" >&2
+		--customize-hook='chroot "$1" useradd --uid 107 --gid 107 --no-create-home --home-dir /tmp qemu-task'
 	mv "$tar.tmp" "$tar"
 	echo "$tar"
-}
-
-# mirror prints the host's Debian mirror lines (mmdebstrap's own default is deb.debian.org, which may be unreachable).
-mirror() {
-	local uri
-	uri=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
-	[ -n "$uri" ] || uri=$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list 2>/dev/null)
-	echo "deb ${uri:-http://deb.debian.org/debian} bookworm main"
 }
 
 die() {
