@@ -19,6 +19,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=hack/lib/gomod.sh
+source "$root/hack/lib/gomod.sh"
 bin_dir=${GOLDIMAGE_BIN_DIR:-$root/.cache/bin}
 k8s_version=v1.34.3
 # KubeVirt: the version hack/tools/kubevirt/go.mod pins, its commit and date (the module proxy's .info Origin)
@@ -115,14 +117,6 @@ kubevirt_dir() {
 	module_dir "$root/hack/tools/kubevirt" kubevirt.io/kubevirt
 }
 
-# module_dir DIR QUERY prints the module cache directory of QUERY (a module of DIR's build, or MODULE@VERSION),
-# downloading it if needed.
-module_dir() {
-	local dir
-	dir=$(cd "$1" && go mod download -json "$2" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-	[ -d "$dir" ] || { echo "go mod download $2 gave no directory" >&2; exit 1; }
-	echo "$dir"
-}
 
 # kubevirt_pkg prints the package of KubeVirt Go component $1 (kubevirt-NAME).
 kubevirt_pkg() {

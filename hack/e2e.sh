@@ -9,6 +9,8 @@
 set -euo pipefail
 # shellcheck source=hack/cluster/env.sh
 source "$(dirname "$0")/cluster/env.sh"
+# shellcheck source=hack/lib/gomod.sh
+source "$root/hack/lib/gomod.sh"
 cd "$root"
 
 work=$root/.cache/e2e
@@ -159,10 +161,10 @@ deploy_registry() {
 # by the images built here and the RBAC's namespace by the driver's.
 deploy_csi() {
 	local snap prov resizer client ns=goldimage-csi
-	snap=$(module_dir github.com/kubernetes-csi/external-snapshotter/v8@v8.4.0)
-	client=$(module_dir github.com/kubernetes-csi/external-snapshotter/client/v8@v8.4.0)
-	prov=$(module_dir github.com/kubernetes-csi/external-provisioner/v5@v5.3.0)
-	resizer=$(module_dir github.com/kubernetes-csi/external-resizer@v1.14.0)
+	snap=$(module_dir "$root" github.com/kubernetes-csi/external-snapshotter/v8@v8.4.0)
+	client=$(module_dir "$root" github.com/kubernetes-csi/external-snapshotter/client/v8@v8.4.0)
+	prov=$(module_dir "$root" github.com/kubernetes-csi/external-provisioner/v5@v5.3.0)
+	resizer=$(module_dir "$root" github.com/kubernetes-csi/external-resizer@v1.14.0)
 	kubectl apply --server-side -k "$client/config/crd" >/dev/null
 	kubectl wait --for condition=Established --timeout 60s crd volumesnapshots.snapshot.storage.k8s.io \
 		volumesnapshotcontents.snapshot.storage.k8s.io volumesnapshotclasses.snapshot.storage.k8s.io >/dev/null
@@ -179,10 +181,6 @@ deploy_csi() {
 	wait_for_csi_node hostpath.csi.goldimage.io
 }
 
-# module_dir MODULE@VERSION prints where the Go module cache holds that module (downloading it if needed).
-module_dir() {
-	go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'
-}
 
 # wait_for_csi_node waits until the kubelet has registered CSI driver $1 on the node.
 wait_for_csi_node() {

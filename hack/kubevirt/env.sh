@@ -8,6 +8,8 @@ kubevirt_version=v1.6.0
 kubevirt_registry=goldimage.local/kubevirt
 kubevirt_namespace=kubevirt
 bin_dir=${GOLDIMAGE_BIN_DIR:-$root/.cache/bin}
+# shellcheck source=hack/lib/gomod.sh
+source "$root/hack/lib/gomod.sh"
 kubevirt_work=${GOLDIMAGE_KUBEVIRT_WORK:-$root/.cache/kubevirt}
 
 grep -q "^	kubevirt.io/kubevirt $kubevirt_version\$" "$root/hack/tools/kubevirt/go.mod" ||
@@ -16,11 +18,7 @@ grep -q "^	kubevirt.io/kubevirt $kubevirt_version\$" "$root/hack/tools/kubevirt/
 # kubevirt_dir prints the kubevirt.io/kubevirt module's directory in the module cache (read-only): its manifests/,
 # tools/, assets/ and the launcher's config files are read from there, never copied into this repository.
 kubevirt_dir() {
-	local dir
-	dir=$(cd "$root/hack/tools/kubevirt" && go mod download -json kubevirt.io/kubevirt |
-		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-	[ -d "$dir" ] || { echo "go mod download kubevirt.io/kubevirt gave no directory" >&2; exit 1; }
-	echo "$dir"
+	module_dir "$root/hack/tools/kubevirt" kubevirt.io/kubevirt
 }
 
 die() {
