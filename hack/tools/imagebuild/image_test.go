@@ -127,27 +127,13 @@ func TestWriteTarballBaseLayerAndLinks(t *testing.T) {
 	if len(cfg.Config.Entrypoint) != 0 || strings.Join(cfg.Config.Env, ",") != "PATH=/bin" {
 		t.Errorf("entrypoint %q env %q, want none and PATH=/bin", cfg.Config.Entrypoint, cfg.Config.Env)
 	}
-	layers, err := img.Layers()
-	if err != nil || len(layers) != 2 {
+	if layers, err := img.Layers(); err != nil || len(layers) != 2 {
 		t.Fatalf("layers = %d, %v; want base + files", len(layers), err)
 	}
-	names := func(l int) map[string]*tar.Header {
-		rc, err := layers[l].Uncompressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rc.Close()
-		got := map[string]*tar.Header{}
-		tr := tar.NewReader(rc)
-		for hdr, err := tr.Next(); err == nil; hdr, err = tr.Next() {
-			got[hdr.Name] = hdr
-		}
-		return got
-	}
-	if _, ok := names(0)["etc/os-release"]; !ok {
+	if _, ok := layerHeaders(t, out, 0)["etc/os-release"]; !ok {
 		t.Error("base layer lost etc/os-release")
 	}
-	if sh := names(1)["bin/sh"]; sh == nil || sh.Typeflag != tar.TypeSymlink || sh.Linkname != "busybox" {
+	if sh := layerHeaders(t, out, 1)["bin/sh"]; sh == nil || sh.Typeflag != tar.TypeSymlink || sh.Linkname != "busybox" {
 		t.Errorf("bin/sh = %+v, want a symlink to busybox", sh)
 	}
 }
