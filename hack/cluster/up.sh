@@ -60,6 +60,12 @@ make_pki() {
 	issue apiserver "/CN=kube-apiserver" \
 		"subjectAltName=IP:127.0.0.1,IP:$gw,IP:$GOLDIMAGE_KUBERNETES_SERVICE_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 	issue admin "/O=system:masters/CN=goldimage-e2e-admin" "extendedKeyUsage=clientAuth"
+	# The aggregation layer's front proxy (kube-apiserver's client for APIServices such as KubeVirt's
+	# subresources.kubevirt.io): its own CA, as kubeadm sets it up; extension API servers trust that CA's
+	# front-proxy-client for the requester's identity (extension-apiserver-authentication ConfigMap).
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=goldimage-e2e-front-proxy-ca" \
+		-keyout "$pki/front-proxy-ca.key" -out "$pki/front-proxy-ca.crt" 2>/dev/null
+	issue front-proxy-client "/CN=front-proxy-client" "extendedKeyUsage=clientAuth" front-proxy-ca
 	openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
 	openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
 	"$GOLDIMAGE_BIN_DIR/kubectl" config set-cluster e2e --server "https://127.0.0.1:$GOLDIMAGE_APISERVER_PORT" \
@@ -70,11 +76,11 @@ make_pki() {
 	"$GOLDIMAGE_BIN_DIR/kubectl" config use-context e2e >/dev/null
 }
 
-# issue NAME SUBJECT EXTENSION signs $pki/NAME.crt with the cluster CA.
+# issue NAME SUBJECT EXTENSION [CA] signs $pki/NAME.crt with $pki/CA.crt (default the cluster CA, ca).
 issue() {
-	local name=$1 subject=$2 ext=$3
+	local name=$1 subject=$2 ext=$3 ca=${4:-ca}
 	openssl req -newkey rsa:2048 -nodes -subj "$subject" -keyout "$pki/$name.key" -out "$pki/$name.csr" 2>/dev/null
-	openssl x509 -req -in "$pki/$name.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial -days 2 \
+	openssl x509 -req -in "$pki/$name.csr" -CA "$pki/$ca.crt" -CAkey "$pki/$ca.key" -CAcreateserial -days 2 \
 		-extfile <(echo "$ext") -out "$pki/$name.crt" 2>/dev/null
 }
 
@@ -123,7 +129,11 @@ start_control_plane() {
 		--service-account-issuer https://kubernetes.default.svc.cluster.local \
 		--service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
 		--kubelet-client-certificate "$pki/admin.crt" --kubelet-client-key "$pki/admin.key" \
-		--kubelet-preferred-address-types InternalIP
+		--kubelet-preferred-address-types InternalIP \
+		--requestheader-client-ca-file "$pki/front-proxy-ca.crt" --requestheader-allowed-names front-proxy-client \
+		--requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
+		--requestheader-extra-headers-prefix X-Remote-Extra- \
+		--proxy-client-cert-file "$pki/front-proxy-client.crt" --proxy-client-key-file "$pki/front-proxy-client.key"
 	wait_for "kube-apiserver" kubectl get --raw /readyz
 	start kube-controller-manager "$GOLDIMAGE_BIN_DIR/kube-controller-manager" \
 		--kubeconfig "$KUBECONFIG" --authentication-kubeconfig "$KUBECONFIG" --authorization-kubeconfig "$KUBECONFIG" \
