@@ -99,46 +99,52 @@ type WaitOptions struct {
 // that cannot recover (image pull errors, unschedulable, DataVolume errors) fail at once.
 func WaitStopped(ctx context.Context, dyn dynamic.Interface, namespace, name string, o WaitOptions) error {
 	ran := false
-	return poll(ctx, o, func(ctx context.Context) (bool, error) {
+	return poll(ctx, o, func(ctx context.Context) (bool, string, error) {
 		obj, err := dyn.Resource(VirtualMachines).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
-			return false, fmt.Errorf("get VirtualMachine %s/%s: %w", namespace, name, err)
+			return false, "", fmt.Errorf("get VirtualMachine %s/%s: %w", namespace, name, err)
 		}
+		status, _, _ := unstructured.NestedString(obj.Object, "status", "printableStatus")
 		done, err := vmStopped(obj, &ran)
 		if err != nil {
-			return false, fmt.Errorf("VirtualMachine %s/%s: %w", namespace, name, err)
+			return false, "", fmt.Errorf("VirtualMachine %s/%s: %w", namespace, name, err)
 		}
-		return done, nil
+		return done, "printableStatus " + status, nil
 	})
 }
 
 // WaitDataVolume waits until the DataVolume's phase is Succeeded; phase Failed fails at once.
 func WaitDataVolume(ctx context.Context, dyn dynamic.Interface, namespace, name string, o WaitOptions) error {
-	return poll(ctx, o, func(ctx context.Context) (bool, error) {
+	return poll(ctx, o, func(ctx context.Context) (bool, string, error) {
 		obj, err := dyn.Resource(DataVolumes).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
-			return false, fmt.Errorf("get DataVolume %s/%s: %w", namespace, name, err)
+			return false, "", fmt.Errorf("get DataVolume %s/%s: %w", namespace, name, err)
 		}
+		phase, _, _ := unstructured.NestedString(obj.Object, "status", "phase")
 		done, err := dataVolumeDone(obj)
 		if err != nil {
-			return false, fmt.Errorf("DataVolume %s/%s: %w", namespace, name, err)
+			return false, "", fmt.Errorf("DataVolume %s/%s: %w", namespace, name, err)
 		}
-		return done, nil
+		return done, "phase " + phase, nil
 	})
 }
 
-func poll(ctx context.Context, o WaitOptions, check wait.ConditionWithContextFunc) error {
+// poll runs check every o.Interval until it is done, fails, or the wait ends. check also returns what it saw,
+// which a timeout names: "timed out after 3m0s; last seen printableStatus Running".
+func poll(ctx context.Context, o WaitOptions, check func(context.Context) (done bool, seen string, err error)) error {
 	if o.Interval <= 0 {
 		o.Interval = 10 * time.Second
 	}
+	parent := ctx
 	if o.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
 		defer cancel()
 	}
 	var last error
+	var seen string
 	err := wait.PollUntilContextCancel(ctx, o.Interval, true, func(ctx context.Context) (bool, error) {
-		done, err := check(ctx)
+		done, s, err := check(ctx)
 		if err != nil && isClientThrottled(err) {
 			return false, nil // our own rate limiter declined; keep the server's last answer
 		}
@@ -146,13 +152,23 @@ func poll(ctx context.Context, o WaitOptions, check wait.ConditionWithContextFun
 			last = err // the object may not exist yet, or the API server blinked
 			return false, nil
 		}
+		if err == nil {
+			seen, last = s, nil
+		}
 		return done, err
 	})
 	if err != nil && ctx.Err() != nil {
-		if last != nil {
-			return fmt.Errorf("gave up waiting: %w (last error: %v)", ctx.Err(), last)
+		msg := "gave up waiting"
+		if parent.Err() == nil {
+			msg = fmt.Sprintf("timed out after %s", o.Timeout)
 		}
-		return fmt.Errorf("gave up waiting: %w", ctx.Err())
+		if seen != "" {
+			msg += "; last seen " + seen
+		}
+		if last != nil {
+			return fmt.Errorf("%s: %w (last error: %v)", msg, ctx.Err(), last)
+		}
+		return fmt.Errorf("%s: %w", msg, ctx.Err())
 	}
 	return err
 }

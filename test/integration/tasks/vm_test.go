@@ -100,6 +100,12 @@ func TestWaitFailsFast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A guest that never powers off: the wait's own timeout names itself and what it last saw.
+	setStatus(t, ns, refs[0].Name, map[string]any{"printableStatus": "Running", "created": true})
+	err = vm.WaitStopped(ctx, dyn, ns, refs[0].Name, vm.WaitOptions{Interval: 50 * time.Millisecond, Timeout: 300 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "timed out after 300ms; last seen printableStatus Running") {
+		t.Fatalf("wait error %v, want the timeout and the last status named", err)
+	}
 	setStatus(t, ns, refs[0].Name, map[string]any{"printableStatus": "ErrorUnschedulable"})
 	err = vm.WaitStopped(ctx, dyn, ns, refs[0].Name, vm.WaitOptions{Interval: 50 * time.Millisecond, Timeout: time.Minute})
 	if err == nil || !strings.Contains(err.Error(), "cannot start: status ErrorUnschedulable") {
