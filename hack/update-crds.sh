@@ -6,7 +6,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 controller_gen=sigs.k8s.io/controller-tools/cmd/controller-gen@v0.19.0
 api_pkg=kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1
-kinds=(dataimportcrons datavolumes datasources storageprofiles)
+kinds=(dataimportcrons datavolumes datasources storageprofiles cdiconfigs cdis)
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
