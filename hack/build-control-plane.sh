@@ -3,7 +3,8 @@
 # proxy, into a cache directory (default .cache/bin). A binary is reused when its stamp (<name>.stamp) matches the
 # wrapper module's go.mod and go.sum, so bumping a version there rebuilds it.
 #
-# Usage: hack/build-control-plane.sh [component ...]
+# Usage: hack/build-control-plane.sh [--stale] [component ...]
+#   --stale: build nothing; print those of the components that would be built (not fresh), one per line
 #   components: etcd kube-apiserver kube-controller-manager kube-proxy kube-scheduler kubelet kubectl (default: etcd kube-apiserver)
 #               tekton-controller tekton-webhook tekton-entrypoint tekton-nop tekton-sidecarlogresults
 #               tekton-workingdirinit (github.com/tektoncd/pipeline, version pinned in hack/tools/tekton/go.mod)
@@ -30,6 +31,11 @@ kubevirt_date=2025-07-24T19:23:44Z
 mkdir -p "$bin_dir"
 bin_dir=$(cd "$bin_dir" && pwd) # the builds run in the wrapper module directories
 
+only_list_stale=false
+if [ "${1:-}" = --stale ]; then
+	only_list_stale=true
+	shift
+fi
 components=("$@")
 [ ${#components[@]} -gt 0 ] || components=(etcd kube-apiserver)
 
@@ -181,6 +187,12 @@ add_nested_modules() {
 	done < <(sed -n 's#^replace \([^ ]*\) => \./\([^ ]*\)$#\1 \2#p' "$dir/go.mod")
 }
 
+if $only_list_stale; then
+	for c in "${components[@]}"; do
+		fresh "$c" || echo "$c"
+	done
+	exit 0
+fi
 kubevirt_go=() # the stale KubeVirt Go components, built together after the others
 for c in "${components[@]}"; do
 	case $c in

@@ -26,7 +26,12 @@ tekton_shell_image=goldimage.local/tekton-shell:e2e
 csi_images=(csi-provisioner:v5.3.0 csi-snapshotter:v8.4.0 csi-resizer:v1.14.0 snapshot-controller:v8.4.0 csi-hostpath:e2e)
 # In-cluster registry the pipelines push to and the crons poll, by Service name (test/e2e/manifests/registry.yaml).
 export GOLDIMAGE_E2E_REGISTRY=registry.goldimage-registry.svc.cluster.local:5000
-# Where the test CSI driver keeps its volumes on the host (its --datadir), for the tests to read their bytes.
+# KubeVirt (issue 17) is built here and deployed from its own operator manifest when want_kubevirt says so; the
+# tests that need it skip, saying why, when it is not (they read GOLDIMAGE_E2E_KUBEVIRT).
+kubevirt_build_cost=1500 # seconds to build its commands with cold Go caches (about 16 min on 2 cores) and its rootfs
+kubevirt_run_cost=900    # seconds to deploy it and run the VM tests
+tests_cost=900           # seconds the other tests take
+# Where the test CSI driver keeps# Where the test CSI driver keeps its volumes on the host (its --datadir), for the tests to read their bytes.
 export GOLDIMAGE_E2E_CSI_DATA=$state/csi-data
 
 main() {
@@ -36,6 +41,12 @@ main() {
 		etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl kube-proxy coredns \
 		"${tekton_commands[@]/#/tekton-}" csi-provisioner csi-snapshotter snapshot-controller csi-resizer csi-hostpath
 	build_images
+	if want_kubevirt; then
+		export GOLDIMAGE_E2E_KUBEVIRT=1
+		build_kubevirt
+	else
+		export GOLDIMAGE_E2E_KUBEVIRT=0
+	fi
 	build_standin_iso
 	trap finish EXIT
 	trap 'exit 130' INT TERM # so that finish runs on ^C and on CI timeouts too
@@ -46,7 +57,8 @@ main() {
 	deploy_csi
 	deploy_tekton
 	deploy_tasks
-	go test -tags e2e -count=1 -v -timeout 40m ./test/e2e/ "$@"
+	if [ "$GOLDIMAGE_E2E_KUBEVIRT" = 1 ]; then deploy_kubevirt; fi
+	go test -tags e2e -count=1 -v -timeout 60m ./test/e2e/ "$@"
 }
 
 # build_images compiles the commands statically and packs each into an image tarball.
@@ -103,6 +115,34 @@ build_registry_image() {
 	done
 	go run ./hack/tools/imagebuild --tag "$registry_image" --user 65532 --entrypoint "$bin" \
 		--out "$work/images/docker-registry.tar" "${files[@]}"
+}
+
+# want_kubevirt decides whether this run deploys KubeVirt: GOLDIMAGE_E2E_KUBEVIRT=1 always, 0 never; unset, always
+# unless GOLDIMAGE_E2E_DEADLINE (a Unix time by which make e2e should end; .ci/run sets it) leaves too little time
+# for the other tests and KubeVirt (its build counts only when a binary is stale). It says why it leaves it out.
+want_kubevirt() {
+	case ${GOLDIMAGE_E2E_KUBEVIRT:-} in
+	1) return 0 ;;
+	0) echo "e2e: KubeVirt left out: GOLDIMAGE_E2E_KUBEVIRT=0"; return 1 ;;
+	esac
+	[ -n "${GOLDIMAGE_E2E_DEADLINE:-}" ] || return 0
+	local left need=$((tests_cost + kubevirt_run_cost)) stale
+	stale=$(hack/kubevirt/images.sh --stale | wc -l)
+	[ "$stale" = 0 ] || need=$((need + kubevirt_build_cost))
+	left=$((GOLDIMAGE_E2E_DEADLINE - $(date +%s)))
+	if ((left < need)); then
+		echo "e2e: KubeVirt left out: ${left}s left before GOLDIMAGE_E2E_DEADLINE, about ${need}s needed with it ($stale of its binaries to build)"
+		return 1
+	fi
+	echo "e2e: KubeVirt included: ${left}s left before GOLDIMAGE_E2E_DEADLINE, about ${need}s needed with it"
+}
+
+# build_kubevirt builds KubeVirt's commands and its five images (hack/kubevirt/images.sh) and renders its
+# operator manifest (hack/kubevirt/manifests.sh), all into $work/kubevirt.
+build_kubevirt() {
+	rm -rf "$work/kubevirt"
+	hack/kubevirt/images.sh "$work/kubevirt/images"
+	hack/kubevirt/manifests.sh "$work/kubevirt" >/dev/null
 }
 
 # build_standin_iso makes the stand-in installer ISO (hack/installer-iso) the pipeline tests install from.
@@ -211,6 +251,21 @@ deploy_tekton() {
 	kubectl -n tekton-pipelines rollout status deployment/tekton-pipelines-controller --timeout 180s
 }
 
+# deploy_kubevirt imports KubeVirt's images, applies its operator manifest and the KubeVirt CR
+# (test/e2e/manifests/kubevirt-cr.yaml: software emulation), and waits until the operator reports it Available
+# (virt-api, virt-controller and virt-handler up on the node).
+deploy_kubevirt() {
+	local tar
+	for tar in "$work"/kubevirt/images/*.tar; do
+		ctr_k8s images import "$tar" >/dev/null
+	done
+	kubectl apply --server-side -f "$work/kubevirt/kubevirt-operator.yaml" >/dev/null
+	kubectl -n kubevirt rollout status deployment/virt-operator --timeout 300s
+	kubectl wait --for condition=Established --timeout 60s crd/kubevirts.kubevirt.io >/dev/null
+	kubectl apply -f test/e2e/manifests/kubevirt-cr.yaml >/dev/null
+	kubectl -n kubevirt wait kubevirt/kubevirt --for condition=Available --timeout 15m
+}
+
 # deploy_tasks installs goldimage's tasks and pipelines as a user would (tasks/README.md), into the namespace the
 # pipeline tests run in, once the Tekton webhook admits them.
 deploy_tasks() {
@@ -247,6 +302,7 @@ collect_diagnostics() {
 	kubectl get nodes,pv,pvc,pods,deployments,datavolumes,dataimportcrons,datasources --all-namespaces -o wide \
 		>"$out/objects.txt" 2>&1
 	kubectl get pipelineruns,taskruns --all-namespaces -o wide >>"$out/objects.txt" 2>&1
+	kubectl get kubevirts,virtualmachines,virtualmachineinstances --all-namespaces -o yaml >"$out/kubevirt.yaml" 2>&1
 	kubectl get datavolumes,dataimportcrons,datasources,pvc,pods,pipelineruns,taskruns --all-namespaces -o yaml \
 		>"$out/objects.yaml" 2>&1
 	kubectl get events --all-namespaces --sort-by .lastTimestamp >"$out/events.txt" 2>&1

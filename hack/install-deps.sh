@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and benchmarks use, when they are missing.
 set -euo pipefail
-pkgs=(qemu-utils bzip2 docker-registry apache2-utils xorriso containerd runc containernetworking-plugins iptables)
+pkgs=(qemu-utils bzip2 docker-registry apache2-utils xorriso containerd runc tini containernetworking-plugins iptables)
 # the task image (tasks/image/build.sh) without Docker
 pkgs+=(mmdebstrap)
 # installer VMs (pkg/qemu, pkg/iso, hack/installer-iso): QEMU, firmware, TPM, stand-in installer ISO

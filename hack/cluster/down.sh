@@ -19,6 +19,7 @@ main() {
 	stop kube-controller-manager
 	stop kube-apiserver # before etcd, so it does not spin on a vanished backend
 	stop etcd
+	unmount_host_paths
 	unmount_all
 	remove_loops
 	remove_network
@@ -92,6 +93,26 @@ unmount_all() {
 	for m in $(findmnt -rn -o TARGET | grep "^$state/" | sort -r); do
 		umount "$m" 2>/dev/null || umount -l "$m"
 	done
+}
+
+# unmount_host_paths undoes up.sh's share_fixed_host_paths: its mounts outside the state directory (with whatever
+# was mounted beneath them), then the directories it created, with what KubeVirt left in them.
+unmount_host_paths() {
+	local m d
+	if [ -f "$state/host-mounts" ]; then
+		while read -r m; do
+			umount -R "$m" 2>/dev/null || umount -R -l "$m"
+		done < <(sort -r "$state/host-mounts")
+		rm -f "$state/host-mounts"
+	fi
+	[ -f "$state/root-was-private" ] && mount --make-private / && rm -f "$state/root-was-private"
+	if [ -f "$state/host-dirs" ]; then
+		while read -r d; do
+			findmnt -rn -o TARGET | grep -q "^$d\(/\|$\)" && { echo "down: $d still has mounts; left in place" >&2; continue; }
+			rm -rf "$d"
+		done <"$state/host-dirs"
+		rm -f "$state/host-dirs"
+	fi
 }
 
 # remove_loops detaches the block PVs' loop devices, and any a CSI driver left attached to files in the state

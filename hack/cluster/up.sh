@@ -20,6 +20,8 @@ main() {
 	make_pki
 	make_bridge
 	start_control_plane
+	share_kubelet_dir
+	share_fixed_host_paths # before containerd: its mount namespace copies these mounts when it starts
 	start_containerd
 	load_pause_image
 	start_kubelet
@@ -38,7 +40,7 @@ preflight() {
 	for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl kube-proxy coredns; do
 		[ -x "$GOLDIMAGE_BIN_DIR/$b" ] || die "$GOLDIMAGE_BIN_DIR/$b missing: run hack/build-control-plane.sh $b"
 	done
-	for b in containerd ctr runc openssl iptables losetup; do
+	for b in containerd ctr runc openssl iptables losetup tini unshare; do
 		command -v "$b" >/dev/null || die "$b missing: run hack/install-deps.sh"
 	done
 	[ -x /usr/lib/cni/bridge ] || die "CNI plugins missing in /usr/lib/cni: run hack/install-deps.sh"
@@ -173,7 +175,17 @@ start_containerd() {
 	    bin_dir = "/usr/lib/cni"
 	    conf_dir = "$state/cni/net.d"
 	EOF
-	start containerd containerd --config "$state/containerd.toml"
+	# containerd runs under tini as PID 1 of its own PID namespace, so that hostPID pods see tini as /proc/1
+	# (KubeVirt's virt-handler enters /proc/1/ns/mnt; this machine's real PID 1 may not be entered: permission
+	# denied). That namespace needs its own /proc (containerd finds its namespaces at /proc/self), hence a mount
+	# namespace of its own; it copies the host's mounts with their propagation unchanged, so the shared ones (the
+	# root, the kubelet's directory, /run/kubevirt) stay peers of the host's and mounts pass both ways.
+	# unshare ignores SIGTERM while it waits, so down.sh signals tini, which passes it on to containerd; when tini
+	# ends, the kernel ends whatever is left in the namespace.
+	start containerd unshare --pid --fork --mount-proc --propagation unchanged --kill-child=SIGTERM \
+		tini -- containerd --config "$state/containerd.toml"
+	wait_for "tini under unshare" pgrep -P "$(cat "$run/containerd.pid")" tini
+	pgrep -P "$(cat "$run/containerd.pid")" tini >"$run/containerd.pid"
 	wait_for "containerd" ctr --address "$containerd_sock" version
 }
 
@@ -213,11 +225,13 @@ start_kubelet() {
 	authorization:
 	  mode: AlwaysAllow
 	EOF
-	share_kubelet_dir
 	start kubelet "$GOLDIMAGE_BIN_DIR/kubelet" --config "$state/kubelet.yaml" --kubeconfig "$KUBECONFIG" \
 		--root-dir "$state/kubelet" --cert-dir "$state/kubelet/pki" \
 		--hostname-override "$GOLDIMAGE_NODE_NAME" --node-ip "$GOLDIMAGE_POD_GATEWAY"
 	wait_for "node $GOLDIMAGE_NODE_NAME Ready" node_ready
+	# The one node is the control plane too, labelled as kubeadm labels it (no taint: workloads run on it);
+	# KubeVirt's install-strategy job and virt-operator's components require or prefer that role.
+	kubectl label node "$GOLDIMAGE_NODE_NAME" node-role.kubernetes.io/control-plane= >/dev/null
 }
 
 # share_kubelet_dir makes the kubelet's root directory a shared mount, so that a CSI node plugin's mounts under
@@ -226,6 +240,29 @@ share_kubelet_dir() {
 	mkdir -p "$state/kubelet"
 	mount --bind "$state/kubelet" "$state/kubelet"
 	mount --make-rshared "$state/kubelet"
+}
+
+# share_fixed_host_paths serves the host paths KubeVirt compiles in (virt-handler's hostPath volumes, the
+# device-plugin socket directory): the kubelet's root dir is bind-mounted at /var/lib/kubelet in the same shared
+# peer group (so virt-handler's /var/lib/kubelet and /pods see the kubelet's pod volumes, and mounts it makes there
+# reach the pods), /run/kubevirt becomes a shared mount (virt-handler mounts it Bidirectional), and KubeVirt's other
+# host directories are made. Each mount and each directory that did not exist is recorded for down.sh to undo.
+share_fixed_host_paths() {
+	local d
+	for d in /var/lib/kubelet /run/kubevirt /run/kubevirt-private /run/kubevirt-libvirt-runtimes \
+		/var/lib/kubevirt /var/lib/kubevirt-node-labeller; do
+		[ -e "$d" ] || { mkdir -p "$d" && echo "$d" >>"$state/host-dirs"; }
+	done
+	mount --rbind "$state/kubelet" /var/lib/kubelet && echo /var/lib/kubelet >>"$state/host-mounts"
+	mount --make-rshared /var/lib/kubelet
+	mount --bind /run/kubevirt /run/kubevirt && echo /run/kubevirt >>"$state/host-mounts"
+	mount --make-rshared /run/kubevirt
+	# containerd (1.6) checks the propagation of the mount holding the path as written, without following the
+	# /var/run -> /run symlink, so /var/run/kubevirt is "mounted on /": the root mount is made shared, as systemd
+	# makes it on any ordinary host (this machine's is private), and private again by down.sh.
+	if [ "$(findmnt -n -o PROPAGATION /)" = private ]; then
+		mount --make-shared / && touch "$state/root-was-private"
+	fi
 }
 
 # start_kube_proxy runs kube-proxy in iptables mode on the host, as a node agent. It changes no conntrack or

@@ -3,7 +3,7 @@
 # hybrid BIOS+UEFI ISO with Debian's generic kernel and a busybox initramfs (init.sh) that reads an
 # answer file from a second CD, writes an "installed" disk to /dev/vda (or /dev/sda) and powers off.
 # The installed disk boots by itself (the hybrid image is copied onto it): that boot prints
-# "GOLDIMAGE-BOOTED hostname=..." on the serial console and powers off, which boot-verify checks.
+# "GOLDIMAGE-BOOTED hostname=..." on the serial console and keeps running, which boot-verify checks.
 # Usage: hack/installer-iso/build.sh OUT.iso
 # Needs: linux-image-amd64, busybox-static, grub-pc-bin, grub-efi-amd64-bin, xorriso, mtools, cpio.
 set -euo pipefail

@@ -29,12 +29,13 @@ installed_disk() {
 	done
 	return 1
 }
-# boot_installed is the installed system: it reports itself on the serial console and powers off.
+# boot_installed is the installed system: it reports itself on the serial console and then keeps running, as a
+# real one does, until it is stopped from outside (QEMU quits, the VM is stopped).
 boot_installed() {
 	hostname=$(dd if="$1" bs=1M skip=$header_mib count=1 2>/dev/null | head -c 4096 | sed -n 's/^hostname=//p' | head -1)
 	echo "GOLDIMAGE-BOOTED hostname=$hostname firmware=$(firmware) disk=$1"
 	sync
-	poweroff -f
+	while :; do sleep 3600; done
 }
 answer=""
 i=0

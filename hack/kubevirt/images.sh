@@ -15,7 +15,8 @@
 #       virtqemud (only the monolithic libvirtd): /usr/sbin/virtqemud is a shim that runs libvirtd and links the
 #       virtqemud-sock name KubeVirt connects to to libvirtd's socket (docs/kubevirt-feasibility.md §2, tested
 #       there with a TCG domain). Debian ships /etc/libvirt/virtlogd.conf only in libvirt-daemon-system, so this
-#       script writes one.
+#       script writes one. swtpm backs a VM's tpm device. KubeVirt looks for the secure-boot variable store under
+#       Fedora's name, OVMF_VARS.secboot.fd (Microsoft's keys enrolled); Debian's is OVMF_VARS.ms.fd: a link.
 #
 # The binaries come from hack/build-control-plane.sh (reused when fresh). The Debian root filesystems are made by
 # mmdebstrap and cached in $GOLDIMAGE_IMAGE_CACHE (default .cache/images) under a key of their package lists, the
@@ -23,6 +24,7 @@
 # (seconds). Needs root (mmdebstrap --mode=root), mmdebstrap, gcc and libvirt-dev (hack/install-deps.sh).
 #
 # Usage: hack/kubevirt/images.sh [OUT_DIR]   (default .cache/kubevirt/images; writes virt-NAME.tar there)
+#        hack/kubevirt/images.sh --stale    (prints the binaries it would have to build, one per line)
 set -euo pipefail
 # shellcheck source=hack/kubevirt/env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -31,17 +33,22 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib/debian-rootfs.sh"
 out=${1:-$kubevirt_work/images}
 cache=${GOLDIMAGE_IMAGE_CACHE:-$root/.cache/images}
 launcher_packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils seabios
-	ipxe-qemu ovmf procps iproute2 nftables xorriso)
+	ipxe-qemu ovmf swtpm swtpm-tools procps iproute2 nftables xorriso)
 handler_packages=(nftables iproute2 util-linux procps qemu-utils xorriso)
 # Debian's images need the sbin directories: node-labeller.sh runs virtqemud and the handler nft by name.
 debian_path=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
+# components are the binaries the images hold (hack/build-control-plane.sh builds them).
+components=(kubevirt-virt-operator kubevirt-virt-api kubevirt-virt-controller kubevirt-virt-handler kubevirt-virt-chroot
+	kubevirt-virt-launcher kubevirt-virt-launcher-monitor kubevirt-virt-probe kubevirt-virt-tail kubevirt-virt-freezer
+	kubevirt-container-disk)
+
 main() {
+	if [ "${1:-}" = --stale ]; then # print the binaries that would be built, one per line, and nothing else
+		GOLDIMAGE_BIN_DIR=$bin_dir exec "$root/hack/build-control-plane.sh" --stale "${components[@]}"
+	fi
 	command -v mmdebstrap >/dev/null || die "mmdebstrap missing: hack/install-deps.sh installs it"
-	GOLDIMAGE_BIN_DIR=$bin_dir "$root/hack/build-control-plane.sh" kubevirt-virt-operator kubevirt-virt-api \
-		kubevirt-virt-controller kubevirt-virt-handler kubevirt-virt-chroot kubevirt-virt-launcher \
-		kubevirt-virt-launcher-monitor kubevirt-virt-probe kubevirt-virt-tail kubevirt-virt-freezer \
-		kubevirt-container-disk >&2
+	GOLDIMAGE_BIN_DIR=$bin_dir "$root/hack/build-control-plane.sh" "${components[@]}" >&2
 	mkdir -p "$out" "$cache" "$kubevirt_work/files"
 	out=$(cd "$out" && pwd)
 	local imagebuild=$kubevirt_work/imagebuild kv
@@ -83,7 +90,8 @@ main() {
 	)
 	"$imagebuild" --tag "$kubevirt_registry/virt-launcher:$kubevirt_version" --out "$out/virt-launcher.tar" \
 		--user 0 --entrypoint /usr/bin/virt-launcher --env "$debian_path" --layer "$launcher_rootfs" \
-		--cap /usr/bin/virt-launcher-monitor=cap_net_bind_service "${args[@]}"
+		--cap /usr/bin/virt-launcher-monitor=cap_net_bind_service \
+		--link OVMF_VARS.ms.fd:/usr/share/OVMF/OVMF_VARS.secboot.fd "${args[@]}"
 	echo "built $out/virt-launcher.tar" >&2
 	drop_stale_rootfs "$handler_rootfs" "$launcher_rootfs"
 	echo "$out"
@@ -112,7 +120,9 @@ static_only() {
 
 # build_rootfs NAME PACKAGE... prints the path of the cached Debian root filesystem tarball of image NAME with the
 # packages, making it first when its key changed: minbase, no recommends, no docs, a qemu user and group 107
-# (KubeVirt's non-root launcher runs as 107:107, its qemu.conf names user and group qemu), no apt lists. The
+# (KubeVirt's non-root launcher runs as 107:107, its qemu.conf names user and group qemu), no apt lists, and
+# /var/run and /var/lock as relative links (Debian's are absolute, /run): virt-handler reaches the launcher's files
+# through /proc/PID/root/var/run/..., where an absolute link would lead into the handler's own /run. The
 # launcher's also gets Debian's libvirt-qemu user and group (made by libvirt-daemon-system, not installed): a root
 # libvirtd (node-labeller.sh's `virtqemud -d`) looks up its built-in default qemu user before it reads qemu.conf
 # and fails without it ("Failed to parse user 'libvirt-qemu'").
@@ -137,6 +147,7 @@ build_rootfs() {
 	debian_rootfs "$tar.tmp" "$list" \
 		--customize-hook='chroot "$1" groupadd --gid 107 qemu' \
 		--customize-hook='chroot "$1" useradd --uid 107 --gid 107 --no-create-home --home-dir /home/qemu --shell /bin/bash qemu' \
+		--customize-hook='ln -sfn ../run "$1/var/run" && ln -sfn ../run/lock "$1/var/lock"' \
 		"${hooks[@]}"
 	mv "$tar.tmp" "$tar"
 	echo "$tar"
