@@ -13,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/dynamic"
@@ -158,20 +157,32 @@ func poll(ctx context.Context, o WaitOptions, check func(context.Context) (done 
 		return done, err
 	})
 	if err != nil && ctx.Err() != nil {
-		msg := "gave up waiting"
-		if parent.Err() == nil {
-			msg = fmt.Sprintf("timed out after %s", o.Timeout)
+		msg, cause := "gave up waiting: "+ctx.Err().Error(), ctx.Err()
+		if parent.Err() == nil { // our own timeout, not the caller's cancellation
+			msg, cause = fmt.Sprintf("timed out after %s", o.Timeout), errTimedOut
 		}
 		if seen != "" {
 			msg += "; last seen " + seen
 		}
 		if last != nil {
-			return fmt.Errorf("%s: %w (last error: %v)", msg, ctx.Err(), last)
+			msg += fmt.Sprintf(" (last error: %v)", last)
 		}
-		return fmt.Errorf("%s: %w", msg, ctx.Err())
+		return &waitError{msg: msg, cause: cause}
 	}
 	return err
 }
+
+// errTimedOut is what a wait's own timeout wraps (errors.Is); a cancelled context wraps the context's error.
+var errTimedOut = errors.New("timed out")
+
+// waitError is a wait that ended before its condition held: one line naming why and what it last saw.
+type waitError struct {
+	msg   string
+	cause error
+}
+
+func (e *waitError) Error() string { return e.msg }
+func (e *waitError) Unwrap() error { return e.cause }
 
 // isClientThrottled reports client-go's rate limiter refusing a request because the
 // context's deadline would pass before a token is free.
@@ -182,55 +193,4 @@ func isClientThrottled(err error) bool {
 func isTransient(err error) bool {
 	return apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) ||
 		apierrors.IsServiceUnavailable(err) || apierrors.IsInternalError(err)
-}
-
-// DeleteKeepingDataVolumes deletes the VirtualMachine after removing its owner reference from the
-// named DataVolumes (the installed disks), so garbage collection keeps them. Missing objects are fine.
-func DeleteKeepingDataVolumes(ctx context.Context, dyn dynamic.Interface, namespace, name string, keep []string) error {
-	vm, err := dyn.Resource(VirtualMachines).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("get VirtualMachine %s/%s: %w", namespace, name, err)
-	}
-	for _, dv := range keep {
-		if err := disown(ctx, dyn, namespace, dv, vm.GetUID()); err != nil {
-			return err
-		}
-	}
-	uid := vm.GetUID()
-	err = dyn.Resource(VirtualMachines).Namespace(namespace).Delete(ctx, name, metav1.DeleteOptions{
-		Preconditions: &metav1.Preconditions{UID: &uid}})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("delete VirtualMachine %s/%s: %w", namespace, name, err)
-	}
-	return nil
-}
-
-// disown removes owner references to owner from a DataVolume.
-func disown(ctx context.Context, dyn dynamic.Interface, namespace, name string, owner types.UID) error {
-	dvs := dyn.Resource(DataVolumes).Namespace(namespace)
-	dv, err := dvs.Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("get DataVolume %s/%s: %w", namespace, name, err)
-	}
-	refs := dv.GetOwnerReferences()
-	kept := refs[:0:0]
-	for _, r := range refs {
-		if r.UID != owner {
-			kept = append(kept, r)
-		}
-	}
-	if len(kept) == len(refs) {
-		return nil
-	}
-	dv.SetOwnerReferences(kept)
-	if _, err := dvs.Update(ctx, dv, metav1.UpdateOptions{}); err != nil {
-		return fmt.Errorf("release DataVolume %s/%s from its VirtualMachine: %w", namespace, name, err)
-	}
-	return nil
 }

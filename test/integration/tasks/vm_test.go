@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -266,3 +267,75 @@ func observedClient(t *testing.T, path string) (dynamic.Interface, *getCounter) 
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+// TestDeleteKeepsDataVolumesKubeVirtAdopts plays KubeVirt's VM controller, which adopts every DataVolume a VM's
+// dataVolumeTemplates name: the kept DataVolume leaves the templates before it is released, and an adoption that
+// lands after the release (while the VM is still being deleted, here held by a finalizer) is undone.
+func TestDeleteKeepsDataVolumesKubeVirtAdopts(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t)
+	const manifest = `
+apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata: {name: installer, finalizers: [goldimage.test/hold]}
+spec:
+  dataVolumeTemplates:
+    - metadata: {name: root}
+      spec: {source: {blank: {}}, storage: {resources: {requests: {storage: 1Gi}}}}
+    - metadata: {name: scratch}
+      spec: {source: {blank: {}}, storage: {resources: {requests: {storage: 1Gi}}}}
+  template: {spec: {domain: {devices: {}}}}
+---
+apiVersion: cdi.kubevirt.io/v1beta1
+kind: DataVolume
+metadata: {name: root}
+spec: {source: {blank: {}}, storage: {resources: {requests: {storage: 1Gi}}}}
+`
+	if _, err := vm.Create(ctx, dyn, mapper, ns, strings.NewReader(manifest)); err != nil {
+		t.Fatal(err)
+	}
+	vms := dyn.Resource(vm.VirtualMachines).Namespace(ns)
+	obj, err := vms.Get(ctx, "installer", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own(t, ns, "root", obj)
+
+	done := make(chan error, 1)
+	go func() { done <- vm.DeleteKeepingDataVolumes(ctx, dyn, ns, "installer", []string{"root"}) }()
+	var deleting *unstructured.Unstructured
+	waitUntil(t, "the VM marked deleted", func() bool {
+		deleting, err = vms.Get(ctx, "installer", metav1.GetOptions{})
+		return err == nil && deleting.GetDeletionTimestamp() != nil
+	})
+	templates, _, _ := unstructured.NestedSlice(deleting.Object, "spec", "dataVolumeTemplates")
+	if len(templates) != 1 || !strings.Contains(fmt.Sprint(templates[0]), "scratch") {
+		t.Errorf("dataVolumeTemplates of the deleted VM: %v; want only scratch's", templates)
+	}
+	own(t, ns, "root", obj) // the adoption that raced with the release
+	dvs := dyn.Resource(vm.DataVolumes).Namespace(ns)
+	waitUntil(t, "the late adoption undone", func() bool {
+		dv, err := dvs.Get(ctx, "root", metav1.GetOptions{})
+		return err == nil && len(dv.GetOwnerReferences()) == 0
+	})
+	deleting.SetFinalizers(nil)
+	if _, err := vms.Update(ctx, deleting, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if dv, err := dvs.Get(ctx, "root", metav1.GetOptions{}); err != nil || len(dv.GetOwnerReferences()) != 0 {
+		t.Fatalf("kept DataVolume after the VM went: %v, owners %v", err, dv.GetOwnerReferences())
+	}
+}
+
+// waitUntil polls cond every 50 ms for up to a minute (a bound on a hung test, not a speed assertion).
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+	}
+}
