@@ -10,6 +10,11 @@ set -euo pipefail
 # shellcheck source=hack/cluster/env.sh
 source "$(dirname "$0")/env.sh"
 
+# Kubernetes 1.34 writes observedGeneration into pod conditions (PodObservedGenerationTracking, beta and on). KubeVirt
+# v1.6.0's types predate that field, so its JSON patches of a launcher pod's conditions, which test the conditions
+# it read, always fail ("the server rejected our request"), and a VMI never leaves Pending. Off, as in 1.33.
+feature_gates=PodObservedGenerationTracking=false
+
 main() {
 	preflight
 	# shellcheck disable=SC2154 # status is assigned inside the trap string
@@ -135,7 +140,8 @@ start_control_plane() {
 		--requestheader-client-ca-file "$pki/front-proxy-ca.crt" --requestheader-allowed-names front-proxy-client \
 		--requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
 		--requestheader-extra-headers-prefix X-Remote-Extra- \
-		--proxy-client-cert-file "$pki/front-proxy-client.crt" --proxy-client-key-file "$pki/front-proxy-client.key"
+		--proxy-client-cert-file "$pki/front-proxy-client.crt" --proxy-client-key-file "$pki/front-proxy-client.key" \
+		--feature-gates "$feature_gates"
 	wait_for "kube-apiserver" kubectl get --raw /readyz
 	start kube-controller-manager "$GOLDIMAGE_BIN_DIR/kube-controller-manager" \
 		--kubeconfig "$KUBECONFIG" --authentication-kubeconfig "$KUBECONFIG" --authorization-kubeconfig "$KUBECONFIG" \
@@ -224,6 +230,7 @@ start_kubelet() {
 	  x509: {clientCAFile: "$pki/ca.crt"}
 	authorization:
 	  mode: AlwaysAllow
+	featureGates: {${feature_gates/=/: }}
 	EOF
 	start kubelet "$GOLDIMAGE_BIN_DIR/kubelet" --config "$state/kubelet.yaml" --kubeconfig "$KUBECONFIG" \
 		--root-dir "$state/kubelet" --cert-dir "$state/kubelet/pki" \
