@@ -128,6 +128,14 @@ remove_loops() {
 	for dev in $(losetup -n -O NAME,BACK-FILE 2>/dev/null | awk -v s="$state/" 'index($2, s) == 1 {print $1}'); do
 		losetup -d "$dev"
 	done
+	# A loop the CSI driver attached inside its container names its file as the container saw it
+	# (/volumes/vol-.../data): those are found by the backing file's device and inode, while the file still exists.
+	local fs ino maj_min
+	fs=$(mountpoint -d "$(df --output=target "$state" | tail -1)" 2>/dev/null) || return 0
+	while read -r dev maj_min ino; do
+		[ "$maj_min" = "$fs" ] || continue
+		[ -n "$(find "$state" -xdev -inum "$ino" -print -quit 2>/dev/null)" ] && losetup -d "$dev"
+	done < <(losetup -n -O NAME,BACK-MAJ:MIN,BACK-INO 2>/dev/null)
 }
 
 # remove_kube_proxy_rules deletes the iptables chains and rules kube-proxy made (its own --cleanup).
