@@ -31,7 +31,7 @@ export GOLDIMAGE_E2E_REGISTRY=registry.goldimage-registry.svc.cluster.local:5000
 kubevirt_build_cost=1500 # seconds to build its commands with cold Go caches (about 16 min on 2 cores) and its rootfs
 kubevirt_run_cost=900    # seconds to deploy it and run the VM tests
 tests_cost=900           # seconds the other tests take
-# Where the test CSI driver keeps# Where the test CSI driver keeps its volumes on the host (its --datadir), for the tests to read their bytes.
+# Where the test CSI driver keeps its volumes on the host (its --datadir), for the tests to read their bytes.
 export GOLDIMAGE_E2E_CSI_DATA=$state/csi-data
 
 main() {
@@ -220,7 +220,6 @@ deploy_csi() {
 	kubectl -n "$ns" rollout status daemonset/csi-hostpath --timeout 120s
 	wait_for_csi_node hostpath.csi.goldimage.io
 }
-
 
 # wait_for_csi_node waits until the kubelet has registered CSI driver $1 on the node.
 wait_for_csi_node() {

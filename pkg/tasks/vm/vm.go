@@ -157,32 +157,20 @@ func poll(ctx context.Context, o WaitOptions, check func(context.Context) (done 
 		return done, err
 	})
 	if err != nil && ctx.Err() != nil {
-		msg, cause := "gave up waiting: "+ctx.Err().Error(), ctx.Err()
-		if parent.Err() == nil { // our own timeout, not the caller's cancellation
-			msg, cause = fmt.Sprintf("timed out after %s", o.Timeout), errTimedOut
-		}
+		var saw string
 		if seen != "" {
-			msg += "; last seen " + seen
+			saw = "; last seen " + seen
 		}
 		if last != nil {
-			msg += fmt.Sprintf(" (last error: %v)", last)
+			saw += fmt.Sprintf(" (last error: %v)", last)
 		}
-		return &waitError{msg: msg, cause: cause}
+		if parent.Err() == nil { // our own timeout, not the caller's cancellation
+			return fmt.Errorf("timed out after %s%s", o.Timeout, saw)
+		}
+		return fmt.Errorf("gave up waiting: %w%s", ctx.Err(), saw)
 	}
 	return err
 }
-
-// errTimedOut is what a wait's own timeout wraps (errors.Is); a cancelled context wraps the context's error.
-var errTimedOut = errors.New("timed out")
-
-// waitError is a wait that ended before its condition held: one line naming why and what it last saw.
-type waitError struct {
-	msg   string
-	cause error
-}
-
-func (e *waitError) Error() string { return e.msg }
-func (e *waitError) Unwrap() error { return e.cause }
 
 // isClientThrottled reports client-go's rate limiter refusing a request because the
 // context's deadline would pass before a token is free.
