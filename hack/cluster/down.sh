@@ -69,10 +69,6 @@ kill_shims() {
 	done
 }
 
-alive() {
-	[ -s "$run/$1.pid" ] && kill -0 "$(cat "$run/$1.pid")" 2>/dev/null
-}
-
 # stop NAME sends SIGTERM to the process up.sh started as NAME, then SIGKILL after 15 s.
 stop() {
 	local name=$1 pid

@@ -27,3 +27,23 @@ export KUBECONFIG=$state/admin.kubeconfig
 containerd_sock=$run/containerd.sock
 kubectl() { "$GOLDIMAGE_BIN_DIR/kubectl" "$@"; }
 ctr_k8s() { ctr --address "$containerd_sock" -n k8s.io "$@"; }
+
+# alive NAME: the process up.sh started as NAME still runs. Its pid file alone does not say so: after a crash or on
+# a machine restored from a snapshot, the pid may now belong to another process, so its command line must name
+# the state directory too (every component's does).
+alive() {
+	local pid
+	[ -s "$run/$1.pid" ] || return 1
+	pid=$(cat "$run/$1.pid")
+	[ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$state/"
+}
+
+# any_alive: some process of this cluster still runs.
+any_alive() {
+	local f
+	for f in "$run"/*.pid; do
+		[ -e "$f" ] || continue
+		alive "$(basename "$f" .pid)" && return 0
+	done
+	return 1
+}

@@ -39,7 +39,10 @@ main() {
 preflight() {
 	[ "$(id -u)" = 0 ] || die "must run as root (containerd, kubelet, loop devices)"
 	if [ -e "$state" ]; then
-		die "$state exists: a cluster is running or was not cleaned up; run hack/cluster/down.sh"
+		any_alive && die "$state exists and its cluster is running: run hack/cluster/down.sh first"
+		echo "$state is left from a cluster that no longer runs (a crash, or a restored machine): cleaning it up with down.sh"
+		"$(dirname "$0")/down.sh" || die "down.sh could not clean up $state"
+		[ -e "$state" ] && die "$state still exists after down.sh"
 	fi
 	local b
 	for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl kube-proxy coredns; do
