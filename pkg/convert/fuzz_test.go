@@ -67,6 +67,7 @@ func FuzzOpenQcow2(f *testing.F) {
 // with small limits and chunks; it must end in a result or an error, never a panic.
 func FuzzWriteRawFromStream(f *testing.F) {
 	addSeeds(f, "*.qcow2")
+	addSeeds(f, "../vhd/testdata/*.vhd") // dynamic: streamed from its tables (tablestream.go)
 	f.Add(gz(f, []byte("goldimage")))
 	f.Add(append(make([]byte, 1024), vhdFooter(1024)...))
 	f.Fuzz(func(t *testing.T, data []byte) {

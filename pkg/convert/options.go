@@ -1,6 +1,9 @@
 package convert
 
-import "runtime"
+import (
+	"fmt"
+	"runtime"
+)
 
 // DefaultMaxVirtualSize is the virtual-size limit when WithMaxVirtualSize is not given (16 TiB).
 const DefaultMaxVirtualSize = 16 << 40
@@ -92,3 +95,10 @@ func WithSizeCheck(fn func(virtual int64) error) Option { return func(o *options
 // WithLog receives one line for each decision worth telling an operator, such as a stream spilling
 // to the scratch directory and why. Default none.
 func WithLog(fn func(string)) Option { return func(o *options) { o.log = fn } }
+
+// logf sends one line to the WithLog function, if any.
+func (o *options) logf(format string, args ...any) {
+	if o.log != nil {
+		o.log(fmt.Sprintf(format, args...))
+	}
+}

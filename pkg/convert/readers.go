@@ -29,6 +29,10 @@ func init() {
 		return checked(img, err, vhdx.ErrUnsupported)
 	}
 	streamOpeners["vmdk/streamOptimized"] = openVMDKStream
+	vhdStream := tableOpener{unsupported: vhd.ErrUnsupported, open: func(ra io.ReaderAt) (tableImage, error) { return vhd.OpenStream(ra) }}
+	tableOpeners["vhd/dynamic"] = vhdStream
+	tableOpeners["vhd/differencing"] = vhdStream // refused without copying the stream first
+	tableOpeners["vhdx/"] = tableOpener{unsupported: vhdx.ErrUnsupported, open: func(ra io.ReaderAt) (tableImage, error) { return vhdx.OpenStream(ra) }}
 }
 
 // checked classifies a reader's Open error and wraps a successful image so read errors are classified too.

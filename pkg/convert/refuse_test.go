@@ -79,8 +79,8 @@ func TestStreamRefuses(t *testing.T) {
 	qcow := filepath.Join(dir, "x.qcow2")
 	formattest.QemuImg(t, "create", "-f", "qcow2", qcow, "1M")
 	qcowBytes := formattest.ReadFile(t, qcow)
-	vhdx := filepath.Join(dir, "x.vhdx")
-	formattest.QemuImg(t, "create", "-f", "vhdx", vhdx, "1M")
+	vmdk := filepath.Join(dir, "x.vmdk")
+	formattest.QemuImg(t, "create", "-f", "vmdk", vmdk, "1M")
 	tests := []struct {
 		name string
 		data []byte
@@ -88,7 +88,7 @@ func TestStreamRefuses(t *testing.T) {
 		want error
 		msg  string
 	}{
-		{"no scratch", formattest.ReadFile(t, vhdx), nil, ErrNeedScratch, "vhdx"},
+		{"no scratch", formattest.ReadFile(t, vmdk), nil, ErrNeedScratch, "vmdk"},
 		{"nested compression", gz(t, gz(t, []byte("disk"))), nil, ErrUnsupported, "gzip inside gzip"},
 		{"empty", nil, nil, ErrCorrupt, "empty"},
 		{"gzip bomb", gz(t, make([]byte, 64<<20)), []Option{WithMaxVirtualSize(8 << 20)}, ErrTooLarge, "8388608"},

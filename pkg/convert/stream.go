@@ -23,7 +23,8 @@ var streamOpeners = map[string]streamOpener{}
 // WriteRawFromStream reads an image of any supported format, optionally compressed, from r and writes
 // it to path like WriteRaw. Raw, ISO and fixed VHD (its footer is dropped) stream straight through;
 // qcow2 streams in one pass (pkg/convert/qcow2stream), holding clusters that arrive before their
-// tables in memory and then in WithScratchDir; VMDK streamOptimized streams too. Other formats
+// tables in memory and then in WithScratchDir; VMDK streamOptimized streams too, and so do dynamic
+// VHD and VHDX whose tables come first and whose blocks follow the disk's order. Other formats
 // needing random access are first copied to a scratch file in WithScratchDir (ErrNeedScratch
 // without one). WithSizeCheck sees the virtual size of qcow2 and VMDK streams before the target is opened.
 func WriteRawFromStream(ctx context.Context, r io.Reader, path string, opts ...Option) (Result, error) {
@@ -42,6 +43,9 @@ func WriteRawFromStream(ctx context.Context, r io.Reader, path string, opts ...O
 	}
 	if det.Format == FormatQcow2 {
 		return streamQcow2(ctx, src, path, o, res)
+	}
+	if t, ok := tableOpeners[string(det.Format)+"/"+det.Subformat]; ok {
+		return streamTables(ctx, src, path, o, res, t)
 	}
 	if open := streamOpeners[string(det.Format)+"/"+det.Subformat]; open != nil {
 		raw, size, err := open(src, o)
@@ -93,12 +97,16 @@ func peekDetect(br *bufio.Reader) (Detection, error) {
 	return Detect(h), nil
 }
 
+// ScratchPattern names the files WriteRawFromStream copies whole streams to in WithScratchDir (see
+// os.CreateTemp). Each is removed when the conversion ends; one a killed process left may be deleted.
+const ScratchPattern = "goldimage-scratch-*"
+
 // spill copies a stream that needs random access to a scratch file, then converts that file.
 func spill(ctx context.Context, src io.Reader, path string, o *options, res Result) (Result, error) {
 	if o.scratchDir == "" {
 		return res, fmt.Errorf("%s %w", res.Format, ErrNeedScratch)
 	}
-	f, err := os.CreateTemp(o.scratchDir, "goldimage-scratch-*")
+	f, err := os.CreateTemp(o.scratchDir, ScratchPattern)
 	if err != nil {
 		return res, fmt.Errorf("create scratch file: %w", err)
 	}

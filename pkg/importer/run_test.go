@@ -52,9 +52,12 @@ func images(t *testing.T) fixtures {
 		raw := importertest.RawDisk(t, filepath.Join(dir, "disk.raw"), virtualSize)
 		importertest.QemuImg(t, "convert", "-O", "qcow2", raw, filepath.Join(dir, "disk.qcow2"))
 		importertest.QemuImg(t, "convert", "-c", "-O", "qcow2", raw, filepath.Join(dir, "disk-compressed.qcow2"))
+		importertest.QemuImg(t, "convert", "-O", "vhdx", raw, filepath.Join(dir, "disk.vhdx"))
+		importertest.QemuImg(t, "convert", "-O", "vpc", "-o", "force_size=on", raw, filepath.Join(dir, "disk.vhd"))
 		for _, c := range []struct{ in, out, cmd string }{
 			{"disk.raw", "disk.raw.gz", "gzip -c"}, {"disk.raw", "disk.raw.zst", "zstd -q -c"},
 			{"disk.qcow2", "disk.qcow2.gz", "gzip -c"}, {"disk.qcow2", "disk.qcow2.xz", "xz -c"},
+			{"disk.vhdx", "disk.vhdx.gz", "gzip -c"}, {"disk.vhd", "disk.vhd.zst", "zstd -q -c"},
 		} {
 			sh := c.cmd + " " + filepath.Join(dir, c.in) + " > " + filepath.Join(dir, c.out)
 			if out, err := exec.Command("sh", "-c", sh).CombinedOutput(); err != nil {
@@ -156,7 +159,7 @@ func TestRunSources(t *testing.T) {
 		wantFormat string
 		wantDigest string
 		wantLabels bool
-		noScratch  bool // no scratch directory: qcow2 streams must not need one
+		noScratch  bool // no scratch directory: qcow2, VHD and VHDX streams must not need one
 	}{
 		{name: "file raw", cfg: Config{Source: "file://" + f.path("disk.raw")}, wantFormat: "raw"},
 		{name: "file raw with checksum", cfg: Config{Source: "file://" + f.path("disk.raw"), Checksum: sha(f.raw)}, wantFormat: "raw", wantDigest: sha(f.raw)},
@@ -169,6 +172,8 @@ func TestRunSources(t *testing.T) {
 		{name: "http raw.gz resumed, checksum", cfg: Config{Source: httpSrv.URL + "/disk.raw.gz", Checksum: sha(f.read(t, "disk.raw.gz"))}, wantFormat: "raw", wantDigest: sha(f.read(t, "disk.raw.gz"))},
 		{name: "http raw.zst", cfg: Config{Source: httpSrv.URL + "/disk.raw.zst"}, wantFormat: "raw"},
 		{name: "http qcow2.gz streamed", cfg: Config{Source: httpSrv.URL + "/disk.qcow2.gz"}, wantFormat: "qcow2"},
+		{name: "file vhdx.gz streamed without scratch", cfg: Config{Source: "file://" + f.path("disk.vhdx.gz")}, wantFormat: "vhdx", noScratch: true},
+		{name: "http vhd.zst streamed without scratch", cfg: Config{Source: httpSrv.URL + "/disk.vhd.zst"}, wantFormat: "vhd", noScratch: true},
 		{name: "http without ranges, qcow2 streamed without scratch", cfg: Config{Source: plainSrv.URL + "/disk.qcow2"}, wantFormat: "qcow2", noScratch: true},
 		{name: "s3 qcow2 in place", cfg: Config{Source: "s3://" + s3Host + "/images/disk.qcow2", CertDir: s3CA, User: "k", Password: "s"}, wantFormat: "qcow2"},
 		{name: "s3 raw.gz", cfg: Config{Source: "s3://" + s3Host + "/images/disk.raw.gz", CertDir: s3CA}, wantFormat: "raw"},

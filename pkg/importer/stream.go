@@ -58,13 +58,13 @@ func convertStream(ctx context.Context, c *Config, t *target, h *hasher, progres
 			return result{}, fatalf("source is empty")
 		}
 		res = result{virtual: n, format: string(det.Format)}
-	case convert.FormatQcow2:
-		if res, err = streamImage(ctx, c, t, r, det, progress); err != nil {
+	case convert.FormatQcow2, convert.FormatVHD, convert.FormatVHDX:
+		if res, err = streamImage(ctx, c, t, r, det, limit, progress); err != nil {
 			return result{}, err
 		}
 	case convert.FormatVMDK:
 		if det.Subformat == "streamOptimized" {
-			if res, err = streamImage(ctx, c, t, r, det, progress); err != nil {
+			if res, err = streamImage(ctx, c, t, r, det, limit, progress); err != nil {
 				return result{}, err
 			}
 			break
@@ -113,10 +113,11 @@ func unwrap(br *bufio.Reader) (io.Reader, convert.Detection, func(), error) {
 	return inner, in, func() { dr.Close() }, nil
 }
 
-// streamImage converts a qcow2 or streamOptimized VMDK stream in one pass with pkg/convert. A qcow2
-// whose clusters arrive before their tables holds them in memory and then in the scratch directory
-// or, without one, in a temporary file beside a file target.
-func streamImage(ctx context.Context, c *Config, t *target, r io.Reader, det convert.Detection, progress progressFunc) (result, error) {
+// streamImage converts a qcow2, dynamic VHD, VHDX or streamOptimized VMDK stream in one pass with
+// pkg/convert. A qcow2 whose clusters arrive before their tables holds them in memory and then in the
+// scratch directory or, without one, in a temporary file beside a file target; a VHD or VHDX whose
+// blocks do not follow the disk's order is copied there whole and converted from the copy.
+func streamImage(ctx context.Context, c *Config, t *target, r io.Reader, det convert.Detection, limit int64, progress progressFunc) (result, error) {
 	path, scratch := t.dest, c.ScratchDir
 	if !t.block {
 		path += partSuffix
@@ -125,8 +126,10 @@ func streamImage(ctx context.Context, c *Config, t *target, r io.Reader, det con
 		}
 	}
 	removeStale(scratch, holdPattern)
+	removeStale(scratch, convert.ScratchPattern)
 	opts := []convert.Option{convert.WithProgress(progress), convert.WithSync(false), convert.WithDirectIO(t.direct),
 		convert.WithDiscard(t.discard), workers(), convert.WithScratchDir(scratch),
+		convert.WithMaxDecompressedSize(contract.MaxScratchBytes(limit)), // bounds a whole copy to scratch, as spill's
 		convert.WithSizeCheck(func(virtual int64) error { return t.checkFits(virtual, c.Size) })}
 	if c.Log != nil {
 		opts = append(opts, convert.WithLog(c.Log))

@@ -5,14 +5,49 @@ import (
 	"testing"
 
 	"github.com/goldimage/goldimage/pkg/convert/internal/formattest"
+	"github.com/goldimage/goldimage/pkg/convert/internal/forward"
 )
 
+// FuzzOpen opens arbitrary data as a file and as a stream. Where the footer's copy at the start
+// matches the footer at the end and the stream's blocks follow the disk's order, the streamed disk
+// must read as the file does.
 func FuzzOpen(f *testing.F) {
 	formattest.AddSeeds(f, "testdata/*.vhd")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		opts := []Option{WithMaxSize(8 << 20), WithMaxTableBytes(1 << 20)}
-		if img, err := Open(bytes.NewReader(data), int64(len(data)), opts...); err == nil {
-			formattest.ReadAll(t, img, 256<<10, img.Size())
+		img, err := Open(bytes.NewReader(data), int64(len(data)), opts...)
+		if err != nil {
+			return
 		}
+		formattest.ReadAll(t, img, 256<<10, img.Size())
+		if len(data) < 2*footerSize || !bytes.Equal(data[:footerSize], data[len(data)-footerSize:]) {
+			return
+		}
+		fr := forward.New(bytes.NewReader(data), 1<<20)
+		s, err := OpenStream(fr, opts...)
+		if err != nil || s.InFileOrder(fr.Pos()) != nil {
+			return
+		}
+		fr.StopKeeping()
+		formattest.SameInOrder(t, img, s, img.Size(), 64<<10)
 	})
+}
+
+// TestStreamSeed: the seed streams in file order, so FuzzOpen's comparison starts from it.
+func TestStreamSeed(t *testing.T) {
+	data := formattest.ReadFile(t, "testdata/dynamic.vhd")
+	img, err := Open(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr := forward.New(bytes.NewReader(data), 1<<20)
+	s, err := OpenStream(fr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InFileOrder(fr.Pos()); err != nil {
+		t.Fatal(err)
+	}
+	fr.StopKeeping()
+	formattest.SameInOrder(t, img, s, img.Size(), 4096)
 }

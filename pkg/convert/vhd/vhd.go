@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"unicode/utf16"
 
@@ -93,6 +94,40 @@ func Open(ra io.ReaderAt, size int64, opts ...Option) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	return open(ra, size, f, atEnd, c)
+}
+
+// streamSize stands for the unknown length of a stream: the tables' bounds checks pass, and a
+// block past the stream's real end fails when it is read.
+const streamSize = math.MaxInt64 / 4
+
+// OpenStream opens a dynamic VHD from a reader that is read forward from the start of the file,
+// such as pkg/convert/internal/forward's: the footer's copy at offset 0 stands in for the footer
+// at the end, whose offset a stream does not know. A fixed disk keeps its only footer at its end
+// and is refused (wrapping image.ErrWrongType); stream it as raw data instead.
+func OpenStream(ra io.ReaderAt, opts ...Option) (*Image, error) {
+	b := make([]byte, footerSize)
+	if _, err := ra.ReadAt(b, 0); err != nil {
+		return nil, fmt.Errorf("vhd: read the footer copy at offset 0: %w", err)
+	}
+	if !bytes.HasPrefix(b, []byte(cookieFooter)) {
+		return nil, fmt.Errorf("vhd: no %q footer copy at offset 0: %w", cookieFooter, image.ErrWrongType)
+	}
+	f, err := parseFooter(b)
+	if err != nil {
+		return nil, err
+	}
+	if f.diskType == diskFixed {
+		return nil, fmt.Errorf("vhd: a fixed disk has no footer copy at its start: %w", image.ErrWrongType)
+	}
+	return open(ra, streamSize, f, false, newConfig(opts))
+}
+
+// InFileOrder returns nil when reading the disk in order reads the file forward from offset from
+// (no stored block before from or before the block preceding it), and otherwise names the block.
+func (img *Image) InFileOrder(from int64) error { return img.m.InFileOrder(from) }
+
+func open(ra io.ReaderAt, size int64, f footer, atEnd bool, c config) (*Image, error) {
 	if f.currentSize > uint64(c.maxSize) {
 		return nil, c.checkSize(int64(min(f.currentSize, 1<<62)))
 	}

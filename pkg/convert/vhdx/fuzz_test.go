@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/goldimage/goldimage/pkg/convert/internal/formattest"
+	"github.com/goldimage/goldimage/pkg/convert/internal/forward"
 )
 
 // A VHDX spreads its structures over megabytes of mostly zeros, far more than the fuzzer can
@@ -52,13 +53,24 @@ func extractPages(file []byte) []byte {
 	return out
 }
 
+// FuzzOpen opens arbitrary pages as a file and as a stream. Where the stream's blocks follow the
+// disk's order, the streamed disk must read as the file does.
 func FuzzOpen(f *testing.F) {
 	formattest.AddSeeds(f, "testdata/*.pages")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		opts := []Option{WithMaxSize(64 << 20), WithMaxTableBytes(1 << 20)}
-		if img, err := Open(pagedFile(data), pagedSize, opts...); err == nil {
-			formattest.ReadAll(t, img, 64<<10, 4*mib)
+		img, err := Open(pagedFile(data), pagedSize, opts...)
+		if err != nil {
+			return
 		}
+		formattest.ReadAll(t, img, 64<<10, 4*mib)
+		fr := forward.New(io.NewSectionReader(pagedFile(data), 0, pagedSize), 4*mib)
+		s, err := OpenStream(fr, opts...)
+		if err != nil || s.InFileOrder(fr.Pos()) != nil {
+			return
+		}
+		fr.StopKeeping()
+		formattest.SameInOrder(t, img, s, min(img.Size(), 4*mib), 64<<10)
 	})
 }
 
@@ -109,4 +121,23 @@ func TestSeeds(t *testing.T) {
 		}
 		formattest.CompareChunks(t, img, disk, 3000)
 	}
+}
+
+// TestStreamSeed: the seed streams in file order, so FuzzOpen's comparison starts from it.
+func TestStreamSeed(t *testing.T) {
+	data := formattest.ReadFile(t, "testdata/dynamic.pages")
+	img, err := Open(pagedFile(data), pagedSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr := forward.New(io.NewSectionReader(pagedFile(data), 0, pagedSize), 4*mib)
+	s, err := OpenStream(fr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InFileOrder(fr.Pos()); err != nil {
+		t.Fatal(err)
+	}
+	fr.StopKeeping()
+	formattest.SameInOrder(t, img, s, img.Size(), 4096)
 }

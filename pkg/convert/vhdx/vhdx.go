@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/lima-vm/go-qcow2reader/image"
 
@@ -58,6 +59,24 @@ func Open(ra io.ReaderAt, size int64, opts ...Option) (*Image, error) {
 	img.m = blockmap.Map{Format: "vhdx", Unit: "block", RA: ra, Size: img.size, Locate: img.locate, Refine: img.refine}
 	return img, img.loadBAT(batRegion, c)
 }
+
+// streamSize stands for the unknown length of a stream: the regions' bounds checks pass, and a
+// block past the stream's real end fails when it is read.
+const streamSize = math.MaxInt64 / 4
+
+// OpenStream opens a VHDX from a reader that is read forward from the start of the file, such as
+// pkg/convert/internal/forward's, whose length is not known. WithHoles does not apply.
+func OpenStream(ra io.ReaderAt, opts ...Option) (*Image, error) {
+	img, err := Open(ra, streamSize, opts...)
+	if err == nil {
+		img.holes = nil
+	}
+	return img, err
+}
+
+// InFileOrder returns nil when reading the disk in order reads the file forward from offset from
+// (no present block before from or before the block preceding it), and otherwise names the block.
+func (img *Image) InFileOrder(from int64) error { return img.m.InFileOrder(from) }
 
 func (img *Image) loadBAT(r region, c config) error {
 	blocks := (img.size + img.blockSize - 1) / img.blockSize

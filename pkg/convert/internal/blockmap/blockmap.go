@@ -131,3 +131,28 @@ func (m *Map) Extent(start, length int64) (image.Extent, error) {
 	}
 	return ext, nil
 }
+
+// InFileOrder returns nil when reading the disk in virtual order reads the file forward from
+// offset from: each stored run starts at or after from and at or after the end of the stored run
+// before it. Otherwise it names the first run that does not.
+func (m *Map) InFileOrder(from int64) error {
+	next := from
+	for off := int64(0); off < m.Size; {
+		r, err := m.Locate(off)
+		if err != nil {
+			return err
+		}
+		if r.Length <= 0 {
+			return fmt.Errorf("%s: empty %s at virtual offset %d", m.Format, m.Unit, off)
+		}
+		if !r.Zero {
+			if r.Phys < next {
+				return fmt.Errorf("%s: the %s at virtual offset %d is stored at file offset %d, before offset %d that reading in order has passed",
+					m.Format, m.Unit, off, r.Phys, next)
+			}
+			next = r.Phys + r.Length
+		}
+		off += r.Length
+	}
+	return nil
+}

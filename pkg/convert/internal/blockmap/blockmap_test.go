@@ -142,3 +142,27 @@ func TestReadAtDoesNotAllocate(t *testing.T) {
 		t.Errorf("ReadAt allocates %v times per call", n)
 	}
 }
+
+func TestInFileOrder(t *testing.T) {
+	tests := []struct {
+		name   string
+		blocks []int64
+		from   int64
+		want   string // substring of the error; "" for none
+	}{
+		{"increasing with gaps and zeros", []int64{1, zero, 2, 4, zero}, 4, ""},
+		{"all zero", []int64{zero, zero}, 100, ""},
+		{"before the tables", []int64{0, 1}, 2, "virtual offset 0 is stored at file offset 0, before offset 2"},
+		{"backwards", []int64{1, 3, 2}, 0, "virtual offset 8 is stored at file offset 8, before offset 16"},
+		{"repeated", []int64{1, 1}, 0, "virtual offset 4 is stored at file offset 4, before offset 8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, _ := newMap(int64(len(tt.blocks))*blockSize, tt.blocks)
+			err := m.InFileOrder(tt.from)
+			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+				t.Fatalf("InFileOrder(%d) = %v, want %q", tt.from, err, tt.want)
+			}
+		})
+	}
+}

@@ -113,3 +113,23 @@ func ReadAll(t testing.TB, img Disk, bufSize int, limit int64) {
 		}
 	}
 }
+
+// SameInOrder reads the size bytes of got in order, in chunks of bufSize, as a disk opened from a
+// forward-only stream is read, and fails the test where they differ from want's, the same disk
+// opened with random access. A read error of either ends the check.
+func SameInOrder(t testing.TB, want, got io.ReaderAt, size int64, bufSize int) {
+	t.Helper()
+	a, b := make([]byte, bufSize), make([]byte, bufSize)
+	for off := int64(0); off < size; off += int64(bufSize) {
+		n := int(min(int64(bufSize), size-off))
+		if _, err := got.ReadAt(b[:n], off); err != nil && err != io.EOF {
+			return
+		}
+		if _, err := want.ReadAt(a[:n], off); err != nil && err != io.EOF {
+			return
+		}
+		if !bytes.Equal(a[:n], b[:n]) {
+			t.Fatalf("the disk read in order from a stream differs at [%d, +%d) from the disk read at random", off, n)
+		}
+	}
+}
