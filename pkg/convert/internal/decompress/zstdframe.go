@@ -44,7 +44,7 @@ func (f *runFilter) parseFrameHeader() error {
 		return err
 	}
 	info := &frameInfo{hasSum: hasSum, fcs: contentSize(rest[len(rest)-fcsBytes:])}
-	f.frame, f.last, f.window = info, false, 0
+	f.frame, f.last, f.window = info, false, 0 // window 0: no run is dropped
 	f.queue = append(f.queue, item{event: func() { f.events.frameStart(info) }})
 	if single || !hasSum {
 		f.emit(append([]byte{0x28, 0xb5, 0x2f, 0xfd, d}, rest...))
@@ -115,7 +115,7 @@ func (f *runFilter) parseBlock() error {
 	if typ == blockReserved {
 		return errors.New("zstd: reserved block type")
 	}
-	if typ == blockRLE && f.window > 0 && !last && size <= maxZstdBlock {
+	if typ == blockRLE && !last && size <= maxZstdBlock {
 		b, err := f.src.ReadByte()
 		if err != nil {
 			return unexpected(err)
@@ -152,7 +152,7 @@ func (f *runFilter) addRLE(v byte, size int64) {
 	r.v = v
 	r.sizes = append(r.sizes, size)
 	r.total += size
-	for keep := f.window + min(f.window, maxZstdBlock); len(r.sizes) > 1 && r.total-r.sizes[0] >= keep; {
+	for keep := f.window + min(f.window, maxZstdBlock); f.window > 0 && len(r.sizes) > 1 && r.total-r.sizes[0] >= keep; {
 		r.dropped += r.sizes[0]
 		r.total -= r.sizes[0]
 		r.sizes = r.sizes[1:]
@@ -181,7 +181,10 @@ func (f *runFilter) emitInsert() {
 	}
 }
 
+// emitRLE hands on a kept RLE block as the raw block of the same bytes, which the decoder copies
+// rather than fills a byte at a time.
 func (f *runFilter) emitRLE(size int64) {
-	h := uint32(size)<<3 | blockRLE<<1
-	f.emit([]byte{byte(h), byte(h >> 8), byte(h >> 16), f.run.v})
+	h := uint32(size) << 3 // Last_Block 0, Block_Type 0 (raw)
+	f.emit([]byte{byte(h), byte(h >> 8), byte(h >> 16)})
+	f.queue = append(f.queue, item{fill: size, v: f.run.v})
 }

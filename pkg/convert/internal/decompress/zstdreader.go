@@ -92,13 +92,7 @@ func (r *runReader) end(err error) error {
 func (r *runReader) readInsertion(p []byte) int {
 	in := &r.inserts[0]
 	n := int(min(int64(len(p)), in.n))
-	if in.v == 0 {
-		clear(p[:n])
-	} else {
-		for i := range p[:n] {
-			p[i] = in.v
-		}
-	}
+	fillBytes(p[:n], in.v)
 	in.n -= int64(n)
 	if in.n == 0 {
 		r.inserts = r.inserts[1:]

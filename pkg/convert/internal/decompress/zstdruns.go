@@ -9,13 +9,15 @@ import (
 // writes them) as RLE blocks of at most 128 KiB, which klauspost/compress expands a byte at a time
 // and then copies into its history. runFilter sits between the compressed stream and the decoder
 // and keeps long runs from reaching it: of a run of RLE blocks of one byte value, only the last
-// blocks covering the frame's window (plus one block) go on to the decoder, so that every later
+// blocks covering the frame's window (plus one block) go on to the decoder, as raw blocks of the
+// same bytes, which it copies instead of filling, so that every later
 // back-reference still finds the same bytes in its history; the blocks before them are dropped and
 // their length handed to runReader, which inserts that many bytes of the value into the decoded
 // output at the point the decoder reaches the kept blocks. The frame's checksum, which covers the
 // whole content, is then checked by runReader instead of the decoder, and a frame content size,
 // which the decoder would compare with its shorter output, is taken out of the frame header and
-// checked by runReader too. Frames without a checksum, or of a single segment, pass unchanged.
+// checked by runReader too. Frames without a checksum, or of a single segment, drop nothing; their
+// RLE blocks become raw blocks too.
 
 const (
 	zstdMagic       = 0xFD2FB528
@@ -37,10 +39,12 @@ type frameInfo struct {
 }
 
 // item is the next thing runFilter hands the decoder: bytes, payload bytes read straight from
-// the source, or an event that runs when the decoder asks for what follows it.
+// the source, fill bytes of value v, or an event that runs when the decoder asks for what follows it.
 type item struct {
 	b      []byte
 	direct int64
+	fill   int64
+	v      byte
 	event  func()
 }
 
@@ -92,6 +96,14 @@ func (f *runFilter) Read(p []byte) (int, error) {
 		f.queue = f.queue[1:]
 	}
 	it := &f.queue[0]
+	if it.fill > 0 {
+		n := int(min(int64(len(p)), it.fill))
+		fillBytes(p[:n], it.v)
+		if it.fill -= int64(n); it.fill == 0 {
+			f.queue = f.queue[1:]
+		}
+		return n, nil
+	}
 	if it.direct > 0 {
 		n, err := f.src.Read(p[:min(int64(len(p)), it.direct)])
 		it.direct -= int64(n)
@@ -131,4 +143,18 @@ func (f *runFilter) readFull(n int) ([]byte, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// fillBytes sets every byte of p to v.
+func fillBytes(p []byte, v byte) {
+	if v == 0 {
+		clear(p)
+		return
+	}
+	if len(p) > 0 {
+		p[0] = v
+		for n := 1; n < len(p); n *= 2 {
+			copy(p[n:], p[:n])
+		}
+	}
 }
