@@ -62,8 +62,12 @@ func (t *Target) prepare(size int64, o Options) error {
 	}
 	t.block = o.ForceBlock || st.Mode()&os.ModeDevice != 0 && st.Mode()&os.ModeCharDevice == 0
 	if !t.block {
-		// Emptying a file makes ext4 flush it on close (auto_da_alloc): skip that for new files.
+		// Truncating a file to 0 bytes, even an empty one, makes ext4 flush it on close
+		// (auto_da_alloc: 180 ms for 1 GiB written): skip that for new files.
 		if st.Size() == 0 {
+			if size == 0 {
+				return nil
+			}
 			return t.Resize(size)
 		}
 		if err := t.f.Truncate(0); err != nil {
