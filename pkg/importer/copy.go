@@ -6,6 +6,8 @@ import (
 	"io"
 	"runtime"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/goldimage/goldimage/pkg/convert"
 )
 
@@ -51,24 +53,64 @@ func (t *target) writeAt(b []byte, off int64) error {
 	return nil
 }
 
-// copyStream writes a raw stream to t, failing with a "needs at least" error once it passes limit bytes.
+// copyStream writes a raw stream to t, failing with a "needs at least" error once it passes limit
+// bytes. Reading (with the decompression behind it) and writing (zero detection, writes) run on
+// goroutines of their own, a few chunks apart.
 func copyStream(ctx context.Context, t *target, r io.Reader, limit int64, progress progressFunc) (int64, error) {
-	buf := make([]byte, chunk)
+	const buffers = 4
+	free, full := make(chan []byte, buffers), make(chan filled, buffers)
+	for range buffers {
+		free <- make([]byte, chunk)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	var total int64
+	g.Go(func() error {
+		defer close(full)
+		var err error
+		total, err = readChunks(gctx, t, r, limit, free, full)
+		return err
+	})
+	g.Go(func() error {
+		for c := range full {
+			if err := t.writeChunk(c.buf[:c.n], c.off); err != nil {
+				return err
+			}
+			progress(c.off+int64(c.n), -1)
+			free <- c.buf
+		}
+		return nil
+	})
+	return total, g.Wait()
+}
+
+// filled is a chunk of the stream read into buf, at stream offset off.
+type filled struct {
+	buf []byte
+	n   int
+	off int64
+}
+
+// readChunks fills free buffers from r and hands them on in order; it returns the stream's length.
+func readChunks(ctx context.Context, t *target, r io.Reader, limit int64, free <-chan []byte, full chan<- filled) (int64, error) {
 	var off int64
 	for {
-		if err := ctx.Err(); err != nil {
-			return off, err
+		var buf []byte
+		select {
+		case buf = <-free:
+		case <-ctx.Done():
+			return off, ctx.Err()
 		}
 		n, err := fill(r, buf)
 		if n > 0 {
 			if off+int64(n) > limit {
 				return off, fatalf("image needs at least %s but %s has only %s", human(off+int64(n)), t.dest, t.describeLimit(limit))
 			}
-			if werr := t.writeChunk(buf[:n], off); werr != nil {
-				return off, werr
+			select {
+			case full <- filled{buf: buf, n: n, off: off}:
+			case <-ctx.Done():
+				return off, ctx.Err()
 			}
 			off += int64(n)
-			progress(off, -1)
 		}
 		if err == io.EOF {
 			return off, nil
