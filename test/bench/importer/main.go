@@ -59,6 +59,8 @@ func run(args []string) error {
 		return err
 	}
 	fmt.Println("time: wall clock of the fastest run; cpu: user+system; speedup: their time / our time;")
+	fmt.Println("durability: the importer fsyncs its output, so the curl pipelines end in `sync FILE`; qemu-img convert")
+	fmt.Println("(cache=unsafe by default) does not sync, which favours the skopeo rows;")
 	fmt.Println("RSS: peak of the largest process (in a pipeline or across the steps), from GNU time;")
 	fmt.Println("scratch: bytes written besides the output (theirs: skopeo's dir and the extracted file; ours: as the importer reports)")
 	fmt.Printf("%-26s %9s %9s %8s %9s %9s %8s %9s %9s %9s %9s  %s\n", "case", "theirs", "ours", "speedup",
@@ -91,7 +93,7 @@ func (b *bench) prepare(vsize, dsize int64) error {
 		return err
 	}
 	// The zstd command at its default level, as users make their .raw.zst (it stores zeros as RLE blocks).
-	if out, err := exec.Command("zstd", "-q", "-3", b.src, "-o", filepath.Join(web, "disk.raw.zst")).CombinedOutput(); err != nil {
+	if out, err := exec.Command("zstd", "-q", "-f", "-3", b.src, "-o", filepath.Join(web, "disk.raw.zst")).CombinedOutput(); err != nil {
 		return fmt.Errorf("zstd: %v: %s", err, out)
 	}
 	blobs := filepath.Join(b.dir, "blobs")
