@@ -39,7 +39,11 @@ func (f *runFilter) parseFrameHeader() error {
 	if single && fcsFlag == 0 {
 		fcsBytes = 1
 	}
-	rest, err := f.readFull(map[bool]int{true: 0, false: 1}[single] + [4]int{0, 1, 2, 4}[dictFlag] + fcsBytes)
+	windowBytes := 1
+	if single {
+		windowBytes = 0
+	}
+	rest, err := f.readFull(windowBytes + [4]int{0, 1, 2, 4}[dictFlag] + fcsBytes)
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,6 @@ const (
 	maxRunBlocks    = 1 << 16 // pending RLE blocks held before the oldest passes on undropped
 	maxZstdBlock    = 128 << 10
 	fcsUnknown      = -1
-	frameHeaderMax  = 14 // descriptor, window, dictionary ID and content size
 	blockHeaderSize = 3
 )
 
