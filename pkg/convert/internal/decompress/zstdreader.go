@@ -20,7 +20,6 @@ type runReader struct {
 	frame   *frameInfo
 	hash    *xxhash.Digest
 	n       int64 // content bytes of the frame so far
-	fill    []byte
 }
 
 type insertion struct {
