@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/lima-vm/go-qcow2reader/image"
+
+	"github.com/goldimage/goldimage/pkg/convert/internal/forward"
 )
 
 // Disk is the part of image.Image the checks use.
@@ -114,22 +116,40 @@ func ReadAll(t testing.TB, img Disk, bufSize int, limit int64) {
 	}
 }
 
-// SameInOrder reads the size bytes of got in order, in chunks of bufSize, as a disk opened from a
-// forward-only stream is read, and fails the test where they differ from want's, the same disk
-// opened with random access. A read error of either ends the check.
-func SameInOrder(t testing.TB, want, got io.ReaderAt, size int64, bufSize int) {
+// StreamDisk is a disk opened from a forward-only stream (pkg/convert/internal/forward).
+type StreamDisk interface {
+	io.ReaderAt
+	InFileOrder(from int64) error
+}
+
+// SameStreamed opens src, read forward once keeping up to keep bytes for the tables, with open
+// and, when the blocks follow the disk's order, reads the disk's first size bytes in order and fails
+// the test where they differ from want's, the same disk opened with random access. It returns why
+// the comparison did not run (nil when it did); a read error of either side ends it early.
+func SameStreamed[D StreamDisk](t testing.TB, want io.ReaderAt, size int64, src io.Reader, keep int64, open func(io.ReaderAt) (D, error)) error {
 	t.Helper()
+	fr := forward.New(src, keep)
+	got, err := open(fr)
+	if err == nil {
+		err = got.InFileOrder(fr.Pos())
+	}
+	if err != nil {
+		return err
+	}
+	fr.StopKeeping()
+	const bufSize = 64 << 10
 	a, b := make([]byte, bufSize), make([]byte, bufSize)
-	for off := int64(0); off < size; off += int64(bufSize) {
-		n := int(min(int64(bufSize), size-off))
+	for off := int64(0); off < size; off += bufSize {
+		n := int(min(bufSize, size-off))
 		if _, err := got.ReadAt(b[:n], off); err != nil && err != io.EOF {
-			return
+			return nil
 		}
 		if _, err := want.ReadAt(a[:n], off); err != nil && err != io.EOF {
-			return
+			return nil
 		}
 		if !bytes.Equal(a[:n], b[:n]) {
 			t.Fatalf("the disk read in order from a stream differs at [%d, +%d) from the disk read at random", off, n)
 		}
 	}
+	return nil
 }
