@@ -9,7 +9,6 @@ import (
 const (
 	readAheadChunk = 1 << 20
 	readAheadDepth = 4
-	readAheadMin   = 256 << 10
 )
 
 // readAhead reads its source (a layer body and its digest check) on a goroutine of its own, so that
@@ -47,10 +46,9 @@ func (r *readAhead) fill() {
 		case <-r.quit:
 			return
 		}
-		// At least readAheadMin bytes, not a whole chunk: a fast source is handed over in few large
-		// pieces (one per network read cost a goroutine switch every few KiB), while a stalled or
-		// slow server holds back at most readAheadMin bytes already received.
-		n, err := readSome(r.src, buf)
+		// One Read, not ReadFull: bytes that arrived are passed on at once, so a stalled or slow
+		// server never holds back up to a chunk that was already received.
+		n, err := r.src.Read(buf)
 		if n == 0 && err == nil {
 			r.free <- buf
 			continue
@@ -64,20 +62,6 @@ func (r *readAhead) fill() {
 			return
 		}
 	}
-}
-
-// readSome reads into buf until it holds readAheadMin bytes or src fails; unlike io.ReadAtLeast it
-// keeps an error that came with the last bytes (a digest mismatch at the end of a layer).
-func readSome(src io.Reader, buf []byte) (int, error) {
-	n := 0
-	for n < readAheadMin {
-		k, err := src.Read(buf[n:])
-		n += k
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 // Read returns the bytes read ahead, then the source's error (io.EOF at its end).
