@@ -219,11 +219,12 @@ func TestKillAndRerunRegistry(t *testing.T) {
 		f.WriteAt([]byte(strconv.FormatInt(off*2654435761%1000003, 36)+strings.Repeat(strconv.FormatInt(off, 7), 40)), 4<<20+off)
 	}
 	f.Close()
-	// VHDX, which a stream must spill whole to scratch (a qcow2 layer streams without scratch).
-	importertest.QemuImg(t, "convert", "-O", "vhdx", raw, filepath.Join(src, "disk.vhdx"))
-	vhdx, _ := os.ReadFile(filepath.Join(src, "disk.vhdx"))
+	// A monolithicSparse VMDK, which a stream must spill whole to scratch (qcow2, VHD, VHDX and
+	// streamOptimized VMDK layers stream without scratch when their tables come first).
+	importertest.QemuImg(t, "convert", "-O", "vmdk", raw, filepath.Join(src, "disk.vmdk"))
+	vmdk, _ := os.ReadFile(filepath.Join(src, "disk.vmdk"))
 	want, _ := os.ReadFile(raw)
-	layer := importertest.LayerTar(t, importertest.Entry{Name: "disk/", Typeflag: '5'}, importertest.Entry{Name: "disk/disk.vhdx", Body: vhdx})
+	layer := importertest.LayerTar(t, importertest.Entry{Name: "disk/", Typeflag: '5'}, importertest.Entry{Name: "disk/disk.vmdk", Body: vmdk})
 	reg := &stallingBlobs{reg: importertest.RegistryHandler(), reached: make(chan struct{})}
 	srv := httptest.NewServer(reg)
 	defer srv.Close()
@@ -239,6 +240,7 @@ func TestKillAndRerunRegistry(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	defer cmd.Process.Kill() // before srv.Close, which waits for the importer's connection, should the wait below fail
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	// Kill only once the importer is mid-layer and its spill to scratch has begun, however long that
