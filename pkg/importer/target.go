@@ -25,6 +25,7 @@ type target struct {
 	direct   bool   // converted images are written with O_DIRECT
 	discard  bool   // block devices: zero ranges are discarded (punch-hole) rather than written
 	zeros    []byte // a chunk of zeros for devices that cannot discard
+	flush    *flusher
 }
 
 // openTarget prepares dest. Files: a stale destination and partial file are removed and the usable part
@@ -35,6 +36,7 @@ func openTarget(c *Config) (*target, error) {
 		return nil, err
 	}
 	t.direct, t.discard = c.DirectIO, !c.NoDiscard
+	t.flush = startFlusher(flushFile(t.f), flushEvery)
 	return t, nil
 }
 
@@ -161,6 +163,9 @@ func (t *target) finish(size int64, prealloc bool) error {
 			return err
 		}
 	}
+	if err := t.flush.Stop(); err != nil {
+		return fmt.Errorf("sync %s: %w", t.dest, err)
+	}
 	if err := t.f.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", t.dest, err)
 	}
@@ -193,6 +198,7 @@ func (t *target) abort() {
 	if t.f == nil {
 		return
 	}
+	_ = t.flush.Stop()
 	t.f.Close()
 	t.f = nil
 	if !t.block {
