@@ -1,19 +1,19 @@
-package registry
+package readahead
 
 import (
 	"io"
 	"sync"
 )
 
-// readAheadChunk and readAheadDepth size the buffers a readAhead fills ahead of its reader.
+// chunkSize and depth size the buffers a Reader fills ahead of its consumer: at most depth+1
+// chunks of chunkSize bytes are held.
 const (
-	readAheadChunk = 1 << 20
-	readAheadDepth = 4
+	chunkSize = 1 << 20
+	depth     = 4
 )
 
-// readAhead reads its source (a layer body and its digest check) on a goroutine of its own, so that
-// receiving and hashing the bytes overlaps with decompressing and converting them on another core.
-type readAhead struct {
+// Reader reads its source on a goroutine of its own. Close it to stop that goroutine.
+type Reader struct {
 	src    io.ReadCloser
 	chunks chan raChunk
 	free   chan []byte
@@ -28,17 +28,19 @@ type raChunk struct {
 	err error
 }
 
-func newReadAhead(src io.ReadCloser) *readAhead {
-	r := &readAhead{src: src, chunks: make(chan raChunk, readAheadDepth), free: make(chan []byte, readAheadDepth+1),
+// New starts reading src ahead. Each of the source's Reads is passed on as it returns, never
+// gathered into a full chunk, so a stalled or slow source never holds back bytes it delivered.
+func New(src io.ReadCloser) *Reader {
+	r := &Reader{src: src, chunks: make(chan raChunk, depth), free: make(chan []byte, depth+1),
 		quit: make(chan struct{})}
-	for range readAheadDepth + 1 {
-		r.free <- make([]byte, readAheadChunk)
+	for range depth + 1 {
+		r.free <- make([]byte, chunkSize)
 	}
 	go r.fill()
 	return r
 }
 
-func (r *readAhead) fill() {
+func (r *Reader) fill() {
 	for {
 		var buf []byte
 		select {
@@ -65,7 +67,7 @@ func (r *readAhead) fill() {
 }
 
 // Read returns the bytes read ahead, then the source's error (io.EOF at its end).
-func (r *readAhead) Read(p []byte) (int, error) {
+func (r *Reader) Read(p []byte) (int, error) {
 	for r.off == len(r.cur.b) {
 		if r.cur.err != nil {
 			return 0, r.cur.err
@@ -81,7 +83,7 @@ func (r *readAhead) Read(p []byte) (int, error) {
 }
 
 // Close stops the goroutine and closes the source, which ends a read it is blocked in.
-func (r *readAhead) Close() error {
+func (r *Reader) Close() error {
 	r.once.Do(func() { close(r.quit) })
 	return r.src.Close()
 }

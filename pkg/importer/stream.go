@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/goldimage/goldimage/internal/readahead"
 	"github.com/goldimage/goldimage/pkg/contract"
 	"github.com/goldimage/goldimage/pkg/convert"
 	"github.com/goldimage/goldimage/pkg/importer/source"
@@ -27,10 +28,9 @@ func importStream(ctx context.Context, c *Config, t *target, im *source.Image, p
 		return result{}, err
 	}
 	defer rc.Close()
-	h := newHasher(rc)
-	if im.Digest != "" && c.Checksum == "" {
-		h.h = nil // unused: the termination reports the manifest digest
-	}
+	// Without a checksum to check, a registry image needs no hash: the termination reports its manifest digest.
+	h := newReadAheadHasher(rc, im.Digest == "" || c.Checksum != "")
+	defer h.Close()
 	res, err := convertStream(ctx, c, t, h, progress)
 	return res, blameSource(err, h.err)
 }
@@ -220,22 +220,59 @@ func (c contextReader) Read(p []byte) (int, error) {
 
 // hasher computes the sha256 of everything read through it and remembers a read failure.
 type hasher struct {
-	r   io.Reader
-	h   hash.Hash // nil: nothing to hash
-	err error     // first failure other than io.EOF
+	r     io.Reader // yields the source's bytes after sum hashed them
+	h     hash.Hash // nil: nothing to hash
+	err   error     // first failure other than io.EOF
+	close func() error
 }
 
-func newHasher(r io.Reader) *hasher { return &hasher{r: r, h: sha256.New()} }
+// newHasher hashes r as it is read.
+func newHasher(r io.Reader) *hasher {
+	h := sha256.New()
+	return &hasher{r: sumReader{r, h}, h: h, close: func() error { return nil }}
+}
+
+// newReadAheadHasher receives and hashes rc on a goroutine of its own (package readahead), beside
+// the one that decompresses and converts; sum false skips the hash. Close stops that goroutine.
+func newReadAheadHasher(rc io.ReadCloser, sum bool) *hasher {
+	h := &hasher{}
+	if sum {
+		h.h = sha256.New()
+	}
+	ra := readahead.New(readCloser{sumReader{rc, h.h}, rc})
+	h.r, h.close = ra, ra.Close
+	return h
+}
 
 func (h *hasher) Read(p []byte) (int, error) {
 	n, err := h.r.Read(p)
-	if h.h != nil {
-		h.h.Write(p[:n])
-	}
 	if err != nil && err != io.EOF && h.err == nil {
 		h.err = err
 	}
 	return n, err
+}
+
+// Close stops reading ahead, if the hasher does.
+func (h *hasher) Close() error { return h.close() }
+
+// sumReader adds what it reads to h (when not nil). The hash is complete once r's io.EOF was passed on.
+type sumReader struct {
+	r io.Reader
+	h hash.Hash
+}
+
+func (s sumReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if s.h != nil {
+		s.h.Write(p[:n])
+	}
+	return n, err
+}
+
+// readCloser reads from one value and closes another.
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // blameSource replaces err with the source's own failure when the source failed first: a decoder

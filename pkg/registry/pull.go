@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/goldimage/goldimage/internal/readahead"
 	"github.com/goldimage/goldimage/pkg/convert/inflate"
 )
 
@@ -300,7 +301,7 @@ func openLayer(b blob) (*layerStream, error) {
 	if !b.verified {
 		v.h = sha256.New()
 	}
-	ra := newReadAhead(readCloser{v, rc}) // receive and hash on one core, decompress on another
+	ra := readahead.New(readCloser{v, rc}) // receive and hash on one core, decompress on another
 	br := bufio.NewReaderSize(ra, 64<<10)
 	s := &layerStream{digest: b.digest, body: ra, check: ra, dec: br, closeD: func() {}}
 	magic, _ := br.Peek(4)
