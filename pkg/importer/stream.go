@@ -233,12 +233,15 @@ func newHasher(r io.Reader) *hasher {
 }
 
 // newReadAheadHasher receives and hashes rc on a goroutine of its own (package readahead), beside
-// the one that decompresses and converts; sum false skips the hash. Close stops that goroutine.
+// the one that decompresses and converts; Close stops that goroutine. With sum false it neither
+// hashes nor reads ahead: a registry layer, the only such source, is read ahead by pkg/registry.
 func newReadAheadHasher(rc io.ReadCloser, sum bool) *hasher {
 	h := &hasher{}
-	if sum {
-		h.h = sha256.New()
+	if !sum {
+		h.r, h.close = rc, func() error { return nil }
+		return h
 	}
+	h.h = sha256.New()
 	ra := readahead.New(readCloser{sumReader{rc, h.h}, rc})
 	h.r, h.close = ra, ra.Close
 	return h

@@ -75,10 +75,11 @@ func NewReader(r io.Reader, opts ...Option) (*Reader, error) {
 	s := &Reader{size: h.size, ordered: make(chan *job, depth), quit: make(chan struct{}), src: src,
 		pool: &sync.Pool{New: func() any { return make([]byte, cs) }}}
 	work := make(chan *job, depth) // the producer (and the decompression of the stream before it) runs ahead of busy workers
+	comps := &sync.Pool{New: func() any { return make([]byte, 2*cs) }} // a compressed cluster takes at most 2 clusters' bytes
 	for range c.workers {
-		s.running.Go(func() { decodeJobs(work) })
+		s.running.Go(func() { decodeJobs(work, comps) })
 	}
-	p := &producer{h: h, src: src, ordered: s.ordered, work: work, quit: s.quit, pool: s.pool}
+	p := &producer{h: h, src: src, ordered: s.ordered, work: work, quit: s.quit, pool: s.pool, comps: comps}
 	s.running.Go(p.run)
 	return s, nil
 }
@@ -154,11 +155,14 @@ func (s *Reader) Close() error {
 	return nil
 }
 
-func decodeJobs(work <-chan *job) {
+// decodeJobs decompresses the clusters of jobs and returns their compressed bytes to comps.
+func decodeJobs(work <-chan *job, comps *sync.Pool) {
 	var dz *zstd.Decoder
 	var df inflate.Decoder
 	for j := range work {
 		j.err = decodeCluster(j, &df, &dz)
+		//lint:ignore SA6002 a slice is what the pool hands out; boxing it costs less than the buffer it saves
+		comps.Put(j.comp[:cap(j.comp)])
 		j.comp = nil
 		close(j.done)
 	}
@@ -198,7 +202,8 @@ type producer struct {
 	ordered chan<- *job
 	work    chan<- *job
 	quit    <-chan struct{}
-	pool    *sync.Pool
+	pool    *sync.Pool // cluster buffers
+	comps   *sync.Pool // compressed-cluster buffers, 2 clusters each
 	zeroAt  int64 // start of the pending zero run
 	zeroEnd int64
 }
@@ -316,7 +321,7 @@ func (p *producer) compressed(e uint64, off, n int64) error {
 	if err := p.flushZeros(); err != nil {
 		return err
 	}
-	comp := make([]byte, size)
+	comp := p.comps.Get().([]byte)[:size]
 	k, err := p.src.fetch(comp, host, true, int(min(size, 512)))
 	if err != nil {
 		return fmt.Errorf("read compressed cluster at guest offset %d: %w", off, err)
