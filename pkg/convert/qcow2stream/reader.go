@@ -74,7 +74,7 @@ func NewReader(r io.Reader, opts ...Option) (*Reader, error) {
 	depth := max(2*c.workers, min(64, int((8<<20)/cs)))
 	s := &Reader{size: h.size, ordered: make(chan *job, depth), quit: make(chan struct{}), src: src,
 		pool: &sync.Pool{New: func() any { return make([]byte, cs) }}}
-	work := make(chan *job, depth) // the producer (and the decompression of the stream before it) runs ahead of busy workers
+	work := make(chan *job, depth)                                     // the producer (and the decompression of the stream before it) runs ahead of busy workers
 	comps := &sync.Pool{New: func() any { return make([]byte, 2*cs) }} // a compressed cluster takes at most 2 clusters' bytes
 	for range c.workers {
 		s.running.Go(func() { decodeJobs(work, comps) })
@@ -204,7 +204,7 @@ type producer struct {
 	quit    <-chan struct{}
 	pool    *sync.Pool // cluster buffers
 	comps   *sync.Pool // compressed-cluster buffers, 2 clusters each
-	zeroAt  int64 // start of the pending zero run
+	zeroAt  int64      // start of the pending zero run
 	zeroEnd int64
 }
 
