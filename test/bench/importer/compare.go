@@ -73,6 +73,9 @@ func (b *bench) compareAll() error {
 			shell(fmt.Sprintf("curl -sSf %s/disk.raw.gz | gunzip > %s; sync %[2]s", b.httpURL, theirs))}}},
 		{"http raw.zst", importer(b.httpURL + "/disk.raw.zst"), side{out: theirs, steps: []step{
 			shell(fmt.Sprintf("curl -sSf %s/disk.raw.zst | zstd -dq > %s; sync %[2]s", b.httpURL, theirs))}}},
+		// The same without durability on their side: the literal anchor.
+		{"http raw.zst (no sync)", importer(b.httpURL + "/disk.raw.zst"), side{out: theirs, steps: []step{
+			shell(fmt.Sprintf("curl -sSf %s/disk.raw.zst | zstd -dq > %s", b.httpURL, theirs))}}},
 	}
 	for _, c := range cases {
 		var o, t measurement

@@ -5,7 +5,7 @@
 //
 //	importer-bench -importer PATH [-dir DIR] [-size 4G] [-data 1G] [-repeat 1]
 //
-// The registry (go-containerregistry's, blobs on disk) and the HTTP server run inside this process
-// on loopback; every measured side is its own process, so its rusage (peak RSS of the largest
+// The registry (go-containerregistry's, blobs on disk, downloads redirected to a static file server
+// as quay.io redirects them to its storage) and the HTTP server run inside this process on loopback; every measured side is its own process, so its rusage (peak RSS of the largest
 // process in a pipeline) is comparable.
 package main

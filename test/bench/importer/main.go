@@ -59,7 +59,7 @@ func run(args []string) error {
 		return err
 	}
 	fmt.Println("time: wall clock of the fastest run; cpu: user+system; speedup: their time / our time;")
-	fmt.Println("durability: the importer fsyncs its output, so the curl pipelines end in `sync FILE`; qemu-img convert")
+	fmt.Println("durability: the importer fsyncs its output, so the curl pipelines end in `sync FILE` (but in the no-sync row); qemu-img convert")
 	fmt.Println("(cache=unsafe by default) does not sync, which favours the skopeo rows;")
 	fmt.Println("RSS: peak of the largest process (in a pipeline or across the steps), from GNU time;")
 	fmt.Println("scratch: bytes written besides the output (theirs: skopeo's dir and the extracted file; ours: as the importer reports)")
@@ -100,9 +100,12 @@ func (b *bench) prepare(vsize, dsize int64) error {
 	if err := os.MkdirAll(blobs, 0o755); err != nil {
 		return err
 	}
-	var err error
+	blobHost, err := serve(http.FileServer(http.Dir(blobs)))
+	if err != nil {
+		return err
+	}
 	if b.regHost, err = serve(ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0)),
-		ggcr.WithBlobHandler(ggcr.NewDiskBlobHandler(blobs)))); err != nil {
+		ggcr.WithBlobHandler(newRedirectingBlobs(blobs, "http://"+blobHost)))); err != nil {
 		return err
 	}
 	host, err := serve(http.FileServer(http.Dir(web)))
