@@ -8,13 +8,17 @@
 // http server without range support) qcow2 and VMDK streamOptimized are converted in one pass
 // (pkg/convert/qcow2stream): the images qemu-img and our own disk-push write need no scratch space;
 // clusters that arrive before their tables are held in 16 MiB of memory and then in the scratch
-// directory or, without one, a temporary file beside a file destination. VHD, VHDX and other VMDK
-// streams are spilled to the scratch directory whole. Raw and ISO images are streamed straight to
-// the target, except from a regular local file (file://), which is read extent by extent so its holes
-// are never read.
+// directory or, without one, a temporary file beside a file destination. Dynamic VHD and VHDX
+// streams are converted in one pass too when their blocks follow the disk's order (as qemu-img writes
+// them), else copied whole to scratch first; other VMDK streams are spilled to the scratch directory
+// whole. Raw and ISO images are streamed straight to the target, except from a regular local file
+// (file://), which is read extent by extent so its holes are never read. A stream is received (and
+// hashed) on a goroutine of its own, ahead of the one that decompresses (internal/readahead).
 //
 // A filesystem import writes DEST.importing and renames it onto DEST after fsync, so DEST exists only
-// when complete; a rerun removes leftovers and starts over. A block device is written in place and
+// when complete; a rerun removes leftovers and starts over. While the import writes, the target is
+// flushed (fdatasync) every 250 ms, so the data reaches the disk during the conversion and the final
+// fsync waits only for the last writes. A block device is written in place and
 // only the termination message (written last) and exit code say it is complete.
 //
 // A file image may fill the usable space of its filesystem, free*(1-FilesystemOverhead) in whole sectors
