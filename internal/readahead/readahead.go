@@ -14,7 +14,8 @@ const (
 
 // Reader reads its source on a goroutine of its own. Close it to stop that goroutine.
 type Reader struct {
-	src    io.ReadCloser
+	src    io.Reader
+	closer io.Closer
 	chunks chan raChunk
 	free   chan []byte
 	quit   chan struct{}
@@ -28,10 +29,12 @@ type raChunk struct {
 	err error
 }
 
-// New starts reading src ahead. Each of the source's Reads is passed on as it returns, never
-// gathered into a full chunk, so a stalled or slow source never holds back bytes it delivered.
-func New(src io.ReadCloser) *Reader {
-	r := &Reader{src: src, chunks: make(chan raChunk, depth), free: make(chan []byte, depth+1),
+// New starts reading src ahead; closer is what Close closes to end a read src is blocked in (src
+// itself, or the connection under a reader that wraps it). Each of the source's Reads is passed on
+// as it returns, never gathered into a full chunk, so a stalled or slow source never holds back
+// bytes it delivered.
+func New(src io.Reader, closer io.Closer) *Reader {
+	r := &Reader{src: src, closer: closer, chunks: make(chan raChunk, depth), free: make(chan []byte, depth+1),
 		quit: make(chan struct{})}
 	for range depth + 1 {
 		r.free <- make([]byte, chunkSize)
@@ -82,8 +85,8 @@ func (r *Reader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// Close stops the goroutine and closes the source, which ends a read it is blocked in.
+// Close stops the goroutine and closes the closer, which ends a read the source is blocked in.
 func (r *Reader) Close() error {
 	r.once.Do(func() { close(r.quit) })
-	return r.src.Close()
+	return r.closer.Close()
 }

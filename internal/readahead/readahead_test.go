@@ -43,7 +43,8 @@ func TestReadKeepsBytesAndError(t *testing.T) {
 		{"to a failure", boom, boom},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := New(&choppy{data: data, rng: rand.New(rand.NewPCG(1, 2)), err: tc.end})
+			src := &choppy{data: data, rng: rand.New(rand.NewPCG(1, 2)), err: tc.end}
+			r := New(src, src)
 			defer r.Close()
 			got, err := io.ReadAll(iotest.OneByteReader(io.LimitReader(r, 100)))
 			if err != nil || !bytes.Equal(got, data[:100]) {
@@ -80,7 +81,8 @@ func (s *stalled) Close() error { close(s.closed); return nil }
 
 func TestStalledSourceDeliversWhatArrived(t *testing.T) {
 	const arrived = "bytes that arrived"
-	r := New(&stalled{data: []byte(arrived), closed: make(chan struct{})})
+	src := &stalled{data: []byte(arrived), closed: make(chan struct{})}
+	r := New(src, src)
 	got := make([]byte, len(arrived))
 	if _, err := io.ReadFull(r, got); err != nil { // blocks for ever if the bytes wait for a full chunk
 		t.Fatal(err)

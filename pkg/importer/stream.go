@@ -242,7 +242,7 @@ func newReadAheadHasher(rc io.ReadCloser, sum bool) *hasher {
 		return h
 	}
 	h.h = sha256.New()
-	ra := readahead.New(readCloser{sumReader{rc, h.h}, rc})
+	ra := readahead.New(sumReader{rc, h.h}, rc)
 	h.r, h.close = ra, ra.Close
 	return h
 }
@@ -270,12 +270,6 @@ func (s sumReader) Read(p []byte) (int, error) {
 		s.h.Write(p[:n])
 	}
 	return n, err
-}
-
-// readCloser reads from one value and closes another.
-type readCloser struct {
-	io.Reader
-	io.Closer
 }
 
 // blameSource replaces err with the source's own failure when the source failed first: a decoder

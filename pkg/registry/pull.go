@@ -301,7 +301,7 @@ func openLayer(b blob) (*layerStream, error) {
 	if !b.verified {
 		v.h = sha256.New()
 	}
-	ra := readahead.New(readCloser{v, rc}) // receive and hash on one core, decompress on another
+	ra := readahead.New(v, rc) // receive and hash on one core, decompress on another
 	br := bufio.NewReaderSize(ra, 64<<10)
 	s := &layerStream{digest: b.digest, body: ra, check: ra, dec: br, closeD: func() {}}
 	magic, _ := br.Peek(4)
@@ -350,12 +350,6 @@ type verifier struct {
 	want v1.Hash
 	size int64
 	n    int64
-}
-
-// readCloser joins a Reader and the Closer of what it reads.
-type readCloser struct {
-	io.Reader
-	io.Closer
 }
 
 func (v *verifier) Read(p []byte) (int, error) {
