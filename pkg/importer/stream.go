@@ -258,7 +258,7 @@ func (h *hasher) Read(p []byte) (int, error) {
 // Close stops reading ahead, if the hasher does.
 func (h *hasher) Close() error { return h.close() }
 
-// sumReader adds what it reads to h (when not nil). The hash is complete once r's io.EOF was passed on.
+// sumReader adds what it reads to h. The hash is complete once r's io.EOF was passed on.
 type sumReader struct {
 	r io.Reader
 	h hash.Hash
@@ -266,9 +266,7 @@ type sumReader struct {
 
 func (s sumReader) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
-	if s.h != nil {
-		s.h.Write(p[:n])
-	}
+	s.h.Write(p[:n])
 	return n, err
 }
 

@@ -74,8 +74,10 @@ func NewReader(r io.Reader, opts ...Option) (*Reader, error) {
 	depth := max(2*c.workers, min(64, int((8<<20)/cs)))
 	s := &Reader{size: h.size, ordered: make(chan *job, depth), quit: make(chan struct{}), src: src,
 		pool: &sync.Pool{New: func() any { return make([]byte, cs) }}}
-	work := make(chan *job, depth)                                     // the producer (and the decompression of the stream before it) runs ahead of busy workers
-	comps := &sync.Pool{New: func() any { return make([]byte, 2*cs) }} // a compressed cluster takes at most 2 clusters' bytes
+	// The producer (and the decompression of the stream before it) runs ahead of busy workers.
+	work := make(chan *job, depth)
+	// A compressed cluster takes at most 2 clusters' bytes.
+	comps := &sync.Pool{New: func() any { return make([]byte, 2*cs) }}
 	for range c.workers {
 		s.running.Go(func() { decodeJobs(work, comps) })
 	}
